@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+// The package: a Wan2.1 video diffusion engine that runs on one CPU machine or a cluster of them.
+import PackageDescription
+
+let package = Package(
+    name: "Sora",
+    products: [
+        .executable(name: "coordinator", targets: ["Coordinator"]),
+        .executable(name: "worker", targets: ["Worker"]),
+    ],
+    targets: [
+        // OpenBLAS's CBLAS interface, found through pkg-config.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
+        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // The cluster protocol: frames, messages, authentication, sockets.
+        .target(name: "Wire"),
+        // A process that hosts one pipeline stage.
+        .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
+        // The `coordinator` command.
+        .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
