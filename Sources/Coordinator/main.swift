@@ -1,20 +1,16 @@
-// The `coordinator` command: entry point; subcommands live in their own files.
+// The `coordinator` command: entry point and the table of subcommands (each in its own file).
 import Foundation
 import Model
 import Wire
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-if arguments.isEmpty || arguments.first == "--help" || arguments.first == "-h" || arguments.first == "help" {
-    print("""
-        usage: coordinator <command> [options]
+/// Every top-level subcommand, in the order `--help` lists them.
+let coordinatorCommands: [any Command.Type] = [
+    VersionCommand.self,
+]
 
-        Commands are added as they are built; run `coordinator <command> --help` for details.
-        """)
-    exit(arguments.isEmpty ? 2 : 0)
-}
+let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--version" {
-    print("coordinator \(modelEngineVersion) (wire \(wireModuleVersion))")
-    exit(0)
+    exit(try VersionCommand.run([]))
 }
-FileHandle.standardError.write(Data("coordinator: unknown command '\(arguments[0])'; see `coordinator --help`\n".utf8))
-exit(2)
+exit(dispatch(arguments, commands: coordinatorCommands, programName: "coordinator",
+    description: "Generates video with Wan2.1-architecture diffusion transformers, on one machine or a cluster."))
