@@ -1,0 +1,55 @@
+// Tests of the media writers: checksums against published values, Y4M layout, colour conversion round trips.
+import Foundation
+import Testing
+@testable import Model
+
+@Suite struct MediaTests {
+    @Test func checksumsMatchPublishedValues() {
+        // The CRC of an IEND chunk's type bytes is printed in every PNG: AE 42 60 82.
+        #expect(CRC32.checksum(Array("IEND".utf8)) == 0xAE42_6082)
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)  // the CRC-32 check value
+        #expect(Adler32.checksum(Array("Wikipedia".utf8)) == 0x11E6_0398)
+    }
+
+    @Test func pngHasSignatureHeaderAndEnd() throws {
+        let frame = RGBFrame(width: 3, height: 2, red: 200, green: 10, blue: 30)
+        let png = PNGWriter.encode(frame)
+        #expect(Array(png.prefix(8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        #expect(Array(png[12..<16]) == Array("IHDR".utf8))
+        #expect(Array(png[16..<24]) == [0, 0, 0, 3, 0, 0, 0, 2])
+        #expect(Array(png.suffix(8)) == Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
+    }
+
+    @Test func ycbcrRoundTripIsClose() {
+        for (r, g, b) in [(0, 0, 0), (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 99)] {
+            let (y, cb, cr) = Y4MWriter.ycbcr(red: UInt8(r), green: UInt8(g), blue: UInt8(b))
+            let (r2, g2, b2) = Y4MWriter.rgb(y: y, cb: cb, cr: cr)
+            #expect(abs(Int(r2) - r) <= 3 && abs(Int(g2) - g) <= 3 && abs(Int(b2) - b) <= 3, "\(r),\(g),\(b)")
+        }
+        // Black and white land on the limited-range ends.
+        #expect(Y4MWriter.ycbcr(red: 0, green: 0, blue: 0) == (16, 128, 128))
+        #expect(Y4MWriter.ycbcr(red: 255, green: 255, blue: 255) == (235, 128, 128))
+    }
+
+    @Test func y4mStreamHasHeaderAndFrames() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("media-test-\(getpid()).y4m").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try Y4MWriter(path: path, width: 4, height: 2, framesPerSecond: 16)
+        try writer.write(RGBFrame(width: 4, height: 2, red: 0, green: 0, blue: 0))
+        try writer.write(RGBFrame(width: 4, height: 2, red: 255, green: 255, blue: 255))
+        #expect(!FileManager.default.fileExists(atPath: path), "the file appears only when finished")
+        try writer.finish()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let header = "YUV4MPEG2 W4 H2 F16:1 Ip A1:1 C444 XYSCSS=444\n"
+        #expect(Array(bytes.prefix(header.utf8.count)) == Array(header.utf8))
+        #expect(bytes.count == header.utf8.count + 2 * (6 + 4 * 2 * 3))
+        #expect(bytes[header.utf8.count + 6] == 16)  // first luma sample of the black frame
+        #expect(bytes.last == 128)  // last chroma sample of the white frame
+    }
+
+    @Test func contactSheetIndicesAreEvenAndIncludeEnds() {
+        #expect(ContactSheet.evenlySpacedIndices(frameCount: 81, count: 5) == [0, 20, 40, 60, 80])
+        #expect(ContactSheet.evenlySpacedIndices(frameCount: 3, count: 8) == [0, 1, 2])
+        #expect(ContactSheet.evenlySpacedIndices(frameCount: 1, count: 4) == [0])
+    }
+}
