@@ -53,3 +53,33 @@ import Testing
         #expect(ContactSheet.evenlySpacedIndices(frameCount: 1, count: 4) == [0])
     }
 }
+
+@Suite struct Y4MReaderTests {
+    @Test func writtenStreamReadsBack() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("y4m-read-\(getpid()).y4m").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let colours: [(UInt8, UInt8, UInt8)] = [(255, 0, 0), (10, 200, 30), (0, 0, 0)]
+        let writer = try Y4MWriter(path: path, width: 6, height: 4, framesPerSecond: 24)
+        for (r, g, b) in colours { try writer.write(RGBFrame(width: 6, height: 4, red: r, green: g, blue: b)) }
+        try writer.finish()
+        var reader = try Y4MReader(path: path)
+        #expect(reader.width == 6 && reader.height == 4 && reader.frameRate.numerator == 24)
+        let frames = try reader.readAll()
+        #expect(frames.count == 3)
+        for (frame, (r, g, b)) in zip(frames, colours) {
+            #expect(abs(Int(frame.pixels[0]) - Int(r)) <= 3)
+            #expect(abs(Int(frame.pixels[1]) - Int(g)) <= 3)
+            #expect(abs(Int(frame.pixels[2]) - Int(b)) <= 3)
+        }
+    }
+
+    @Test func badStreamsAreRefused() {
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("RIFF....".utf8)) }
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("YUV4MPEG2 W0 H4\n".utf8)) }
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("YUV4MPEG2 W4 H4 C422\n".utf8)) }
+        #expect(throws: MediaError.self) {
+            var reader = try Y4MReader(bytes: Array("YUV4MPEG2 W4 H4 C444\nFRAME\n".utf8) + [1, 2, 3])
+            _ = try reader.nextFrame()
+        }
+    }
+}
