@@ -83,3 +83,30 @@ import Testing
         }
     }
 }
+
+@Suite struct PNGReaderTests {
+    static let names = ["rgb_smooth", "rgb_noisy", "rgba", "grey", "palette"]
+
+    @Test(arguments: names)
+    func decodesPillowFilesToTheirPixels(name: String) throws {
+        let frame = try PNGReader.read(path: Fixtures.path("media/\(name).png"))
+        let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("media/\(name).rgb"))))
+        #expect(frame.width == 37 && frame.height == 23)
+        #expect(frame.pixels == expected)
+    }
+
+    @Test func ourWriterRoundTrips() throws {
+        var pixels = [UInt8](repeating: 0, count: 70 * 300 * 3)
+        for index in pixels.indices { pixels[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index / 11) }
+        let frame = RGBFrame(width: 300, height: 70, pixels: pixels)  // > 64 KiB: several stored blocks
+        #expect(try PNGReader.decode(PNGWriter.encode(frame)) == frame)
+    }
+
+    @Test func corruptFilesAreRefused() throws {
+        var png = PNGWriter.encode(RGBFrame(width: 4, height: 4, red: 1, green: 2, blue: 3))
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode(Array(png.prefix(png.count - 12))) }
+        png[40] ^= 0xFF
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode(png) }
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode([1, 2, 3]) }
+    }
+}
