@@ -110,3 +110,19 @@ import Testing
         #expect(throws: MediaError.self) { _ = try PNGReader.decode([1, 2, 3]) }
     }
 }
+
+@Suite struct FFmpegWriterTests {
+    @Test(.enabled(if: FFmpegVideoWriter.locateFFmpeg() != nil, "ffmpeg is not installed"))
+    func writesAnMP4ThatStartsWithAFileTypeBox() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ffmpeg-test-\(getpid()).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try FFmpegVideoWriter(path: path, width: 32, height: 16, framesPerSecond: 8)
+        for step in 0..<5 {
+            try writer.write(RGBFrame(width: 32, height: 16, red: UInt8(step * 50), green: 0, blue: 255))
+        }
+        try writer.finish()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count > 100)
+        #expect(Array(bytes[4..<8]) == Array("ftyp".utf8))
+    }
+}
