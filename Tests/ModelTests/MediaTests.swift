@@ -126,3 +126,40 @@ import Testing
         #expect(Array(bytes[4..<8]) == Array("ftyp".utf8))
     }
 }
+
+@Suite struct FrameFitTests {
+    static func gradient(width: Int, height: Int) -> RGBFrame {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                pixels[(y * width + x) * 3] = UInt8(x * 255 / max(1, width - 1))
+                pixels[(y * width + x) * 3 + 1] = UInt8(y * 255 / max(1, height - 1))
+                pixels[(y * width + x) * 3 + 2] = 200
+            }
+        }
+        return RGBFrame(width: width, height: height, pixels: pixels)
+    }
+
+    @Test func everyModeGivesTheTargetSize() {
+        let frame = Self.gradient(width: 40, height: 20)
+        for mode in FitMode.allCases {
+            let fitted = frame.fitted(width: 16, height: 16, mode: mode)
+            #expect(fitted.width == 16 && fitted.height == 16, "\(mode)")
+        }
+    }
+
+    @Test func padLeavesBlackBarsAndCropDoesNot() {
+        let frame = RGBFrame(width: 40, height: 20, red: 255, green: 255, blue: 255)
+        let padded = frame.fitted(width: 16, height: 16, mode: .pad)
+        #expect(padded.pixels[0] == 0, "top-left corner is padding")
+        #expect(padded.pixels[(8 * 16 + 8) * 3] == 255, "centre is picture")
+        let cropped = frame.fitted(width: 16, height: 16, mode: .crop)
+        #expect(cropped.pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test func halvingAveragesPairs() {
+        let frame = RGBFrame(width: 2, height: 1, pixels: [0, 100, 200, 100, 200, 0])
+        let half = frame.resized(width: 1, height: 1)
+        #expect(half.pixels == [50, 150, 100])
+    }
+}
