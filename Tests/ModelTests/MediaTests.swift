@@ -53,3 +53,113 @@ import Testing
         #expect(ContactSheet.evenlySpacedIndices(frameCount: 1, count: 4) == [0])
     }
 }
+
+@Suite struct Y4MReaderTests {
+    @Test func writtenStreamReadsBack() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("y4m-read-\(getpid()).y4m").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let colours: [(UInt8, UInt8, UInt8)] = [(255, 0, 0), (10, 200, 30), (0, 0, 0)]
+        let writer = try Y4MWriter(path: path, width: 6, height: 4, framesPerSecond: 24)
+        for (r, g, b) in colours { try writer.write(RGBFrame(width: 6, height: 4, red: r, green: g, blue: b)) }
+        try writer.finish()
+        var reader = try Y4MReader(path: path)
+        #expect(reader.width == 6 && reader.height == 4 && reader.frameRate.numerator == 24)
+        let frames = try reader.readAll()
+        #expect(frames.count == 3)
+        for (frame, (r, g, b)) in zip(frames, colours) {
+            #expect(abs(Int(frame.pixels[0]) - Int(r)) <= 3)
+            #expect(abs(Int(frame.pixels[1]) - Int(g)) <= 3)
+            #expect(abs(Int(frame.pixels[2]) - Int(b)) <= 3)
+        }
+    }
+
+    @Test func badStreamsAreRefused() {
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("RIFF....".utf8)) }
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("YUV4MPEG2 W0 H4\n".utf8)) }
+        #expect(throws: MediaError.self) { _ = try Y4MReader(bytes: Array("YUV4MPEG2 W4 H4 C422\n".utf8)) }
+        #expect(throws: MediaError.self) {
+            var reader = try Y4MReader(bytes: Array("YUV4MPEG2 W4 H4 C444\nFRAME\n".utf8) + [1, 2, 3])
+            _ = try reader.nextFrame()
+        }
+    }
+}
+
+@Suite struct PNGReaderTests {
+    static let names = ["rgb_smooth", "rgb_noisy", "rgba", "grey", "palette"]
+
+    @Test(arguments: names)
+    func decodesPillowFilesToTheirPixels(name: String) throws {
+        let frame = try PNGReader.read(path: Fixtures.path("media/\(name).png"))
+        let expected = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("media/\(name).rgb"))))
+        #expect(frame.width == 37 && frame.height == 23)
+        #expect(frame.pixels == expected)
+    }
+
+    @Test func ourWriterRoundTrips() throws {
+        var pixels = [UInt8](repeating: 0, count: 70 * 300 * 3)
+        for index in pixels.indices { pixels[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index / 11) }
+        let frame = RGBFrame(width: 300, height: 70, pixels: pixels)  // > 64 KiB: several stored blocks
+        #expect(try PNGReader.decode(PNGWriter.encode(frame)) == frame)
+    }
+
+    @Test func corruptFilesAreRefused() throws {
+        var png = PNGWriter.encode(RGBFrame(width: 4, height: 4, red: 1, green: 2, blue: 3))
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode(Array(png.prefix(png.count - 12))) }
+        png[40] ^= 0xFF
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode(png) }
+        #expect(throws: MediaError.self) { _ = try PNGReader.decode([1, 2, 3]) }
+    }
+}
+
+@Suite struct FFmpegWriterTests {
+    @Test(.enabled(if: FFmpegVideoWriter.locateFFmpeg() != nil, "ffmpeg is not installed"))
+    func writesAnMP4ThatStartsWithAFileTypeBox() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ffmpeg-test-\(getpid()).mp4").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try FFmpegVideoWriter(path: path, width: 32, height: 16, framesPerSecond: 8)
+        for step in 0..<5 {
+            try writer.write(RGBFrame(width: 32, height: 16, red: UInt8(step * 50), green: 0, blue: 255))
+        }
+        try writer.finish()
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count > 100)
+        #expect(Array(bytes[4..<8]) == Array("ftyp".utf8))
+    }
+}
+
+@Suite struct FrameFitTests {
+    static func gradient(width: Int, height: Int) -> RGBFrame {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                pixels[(y * width + x) * 3] = UInt8(x * 255 / max(1, width - 1))
+                pixels[(y * width + x) * 3 + 1] = UInt8(y * 255 / max(1, height - 1))
+                pixels[(y * width + x) * 3 + 2] = 200
+            }
+        }
+        return RGBFrame(width: width, height: height, pixels: pixels)
+    }
+
+    @Test func everyModeGivesTheTargetSize() {
+        let frame = Self.gradient(width: 40, height: 20)
+        for mode in FitMode.allCases {
+            let fitted = frame.fitted(width: 16, height: 16, mode: mode)
+            #expect(fitted.width == 16 && fitted.height == 16, "\(mode)")
+        }
+    }
+
+    @Test func padLeavesBlackBarsAndCropDoesNot() {
+        let frame = RGBFrame(width: 40, height: 20, red: 255, green: 255, blue: 255)
+        let padded = frame.fitted(width: 16, height: 16, mode: .pad)
+        #expect(padded.pixels[0] == 0, "top-left corner is padding")
+        #expect(padded.pixels[(8 * 16 + 8) * 3] == 255, "centre is picture")
+        let cropped = frame.fitted(width: 16, height: 16, mode: .crop)
+        #expect(cropped.pixels.allSatisfy { $0 == 255 })
+    }
+
+    @Test func halvingAveragesPairs() {
+        let frame = RGBFrame(width: 2, height: 1, pixels: [0, 100, 200, 100, 200, 0])
+        let half = frame.resized(width: 1, height: 1)
+        #expect(half.pixels == [50, 150, 100])
+    }
+}
