@@ -10,6 +10,8 @@ enum DebugCommand: Command {
     static var subcommands: [any Command.Type] {
         [
             DebugTransformerCommand.self,
+            DebugVAEDecodeCommand.self,
+            DebugVAEEncodeCommand.self,
         ]
     }
 
