@@ -8,7 +8,8 @@ import Foundation
 /// Implemented: flow sigmas (`use_flow_sigmas: true`, `prediction_type: flow_prediction`, `predict_x0: true`),
 /// `flow_shift`, `solver_order` 1-3, `solver_type` bh1/bh2 (diffusers maps midpoint/heun/logrho to bh2),
 /// `lower_order_final`, `disable_corrector`, `final_sigmas_type`, `shift_terminal`. Refused with an error naming
-/// the field: other prediction types or `use_flow_sigmas: false` (the beta-schedule sigmas), thresholding,
+/// the field: the two combinations whose final step diffusers turns into NaN or infinity (bh1, or
+/// `lower_order_final: false` with order > 1, when `final_sigmas_type` is zero), other prediction types or `use_flow_sigmas: false` (the beta-schedule sigmas), thresholding,
 /// `solver_p`, Karras/exponential/beta sigmas, dynamic shifting. The beta fields, `timestep_spacing`,
 /// `steps_offset`, `sigma_min`/`sigma_max` and `rescale_betas_zero_snr` do not affect flow sigmas; they are
 /// checked the way diffusers checks them and kept.
@@ -125,6 +126,19 @@ public struct UniPCMultistepConfig: Sendable, Equatable {
                 field: "final_sigmas_type", value: finalSigmasType, reason: "must be zero or sigma_min")
         }
         try validateShiftTerminal(shiftTerminal)
+        // Two combinations diffusers accepts but whose final step (sigma 0, so h = +inf) yields NaN or infinity.
+        if finalSigmasType == "zero", solverType == "bh1" {
+            throw SchedulerError.unsupportedOption(
+                field: "solver_type", value: "\"bh1\"",
+                reason: "with final_sigmas_type \"zero\" diffusers' bh1 update makes the final step NaN "
+                    + "(B(h) = -inf times 0); use bh2 or final_sigmas_type \"sigma_min\"")
+        }
+        if finalSigmasType == "zero", !lowerOrderFinal, solverOrder > 1 {
+            throw SchedulerError.unsupportedOption(
+                field: "lower_order_final", value: "false",
+                reason: "with final_sigmas_type \"zero\" and solver_order > 1 diffusers' final step divides by a "
+                    + "zero step ratio and returns infinities; use lower_order_final true")
+        }
     }
 
     /// The scheduler_config.json fields diffusers writes for this config.
