@@ -40,6 +40,12 @@ import Model
             let saved = try JSONEncoder().encode(state)
             var restored = try JSONDecoder().decode(SchedulerState.self, from: saved)
             #expect(restored == state)
+            // Rebuilt from its parts, as a checkpoint that keeps the tensors elsewhere would.
+            let rebuilt = SchedulerState(
+                kind: restored.kind, stepCount: restored.stepCount, stepIndex: restored.stepIndex,
+                lowerOrderCount: restored.lowerOrderCount, lastOrder: restored.lastOrder,
+                modelOutputs: restored.modelOutputs, lastSample: restored.lastSample)
+            #expect(rebuilt == state)
             // A fresh scheduler object, as after a coordinator restart.
             let fresh = try run.configuration.makeScheduler(stepCount: run.steps)
             head += try finish(

@@ -34,6 +34,21 @@ public struct SchedulerState: Codable, Sendable, Equatable {
         self.lastSample = nil
     }
 
+    /// A state rebuilt from its parts, e.g. when a checkpoint keeps the tensors in a safetensors file and the
+    /// counters elsewhere. Nothing is trusted: the next `step` checks it against the scheduler and the sample.
+    public init(
+        kind: SchedulerKind, stepCount: Int, stepIndex: Int, lowerOrderCount: Int, lastOrder: Int,
+        modelOutputs: [Tensor?], lastSample: Tensor?
+    ) {
+        self.kind = kind
+        self.stepCount = stepCount
+        self.stepIndex = stepIndex
+        self.lowerOrderCount = lowerOrderCount
+        self.lastOrder = lastOrder
+        self.modelOutputs = modelOutputs
+        self.lastSample = lastSample
+    }
+
     /// Whether every step has been taken.
     public var isFinished: Bool { stepIndex >= stepCount }
 
