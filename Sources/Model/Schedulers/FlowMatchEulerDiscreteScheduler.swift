@@ -111,9 +111,13 @@ func validateShiftTerminal(_ value: Double?) throws {
 public struct FlowMatchEulerDiscreteScheduler: DiffusionScheduler {
     /// The configuration the tables were built from.
     public let config: FlowMatchEulerDiscreteConfig
+    /// The number of inference steps the tables were set for.
     public let stepCount: Int
+    /// The transformer's timestep at each step (diffusers `scheduler.timesteps`).
     public let timesteps: [Float]
+    /// The noise level entering each step, plus the final level (diffusers `scheduler.sigmas`).
     public let sigmas: [Float]
+    /// Which algorithm this is.
     public var kind: SchedulerKind { .euler }
 
     /// Builds the timestep and sigma tables for `stepCount` inference steps, exactly as diffusers' `__init__` and
@@ -158,6 +162,7 @@ public struct FlowMatchEulerDiscreteScheduler: DiffusionScheduler {
         }
     }
 
+    /// The state of a run starting at step `beginIndex` (diffusers `set_begin_index`), with an empty history.
     public func initialState(beginIndex: Int) throws -> SchedulerState {
         guard (0...stepCount).contains(beginIndex) else {
             throw SchedulerError.stepIndexOutOfRange(index: beginIndex, stepCount: stepCount)
@@ -165,6 +170,7 @@ public struct FlowMatchEulerDiscreteScheduler: DiffusionScheduler {
         return SchedulerState(kind: .euler, stepCount: stepCount, stepIndex: beginIndex, historySlots: 0)
     }
 
+    /// One diffusers `step(model_output, timesteps[state.stepIndex], sample)`; see `DiffusionScheduler.step`.
     public func step(modelOutput: Tensor, sample: Tensor, state: inout SchedulerState) throws -> Tensor {
         try checkState(state, historySlots: 0, sample: sample, modelOutput: modelOutput)
         let index = state.stepIndex
@@ -185,7 +191,8 @@ extension DiffusionScheduler {
                 + "not \(kind.rawValue)")
         }
         guard state.stepCount == stepCount else {
-            throw SchedulerError.invalidState("the state is for \(state.stepCount) steps, the schedule has \(stepCount)")
+            throw SchedulerError.invalidState(
+                "the state is for \(state.stepCount) steps, the schedule has \(stepCount)")
         }
         guard state.stepIndex >= 0, state.stepIndex <= stepCount else {
             throw SchedulerError.invalidState("step index \(state.stepIndex) outside 0...\(stepCount)")

@@ -103,7 +103,8 @@ struct SchedulerConfigReader {
         }
         guard range.contains(result) else {
             throw SchedulerError.invalidValue(
-                field: key, value: String(result), reason: "must be between \(range.lowerBound) and \(range.upperBound)")
+                field: key, value: String(result),
+                reason: "must be between \(range.lowerBound) and \(range.upperBound)")
         }
         return result
     }

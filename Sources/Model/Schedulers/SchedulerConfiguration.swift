@@ -1,4 +1,4 @@
-// Picks and configures a scheduler from a diffusers scheduler/scheduler_config.json (diffusers ConfigMixin.from_config).
+// Picks and configures a scheduler from a diffusers scheduler_config.json (diffusers ConfigMixin.from_config).
 import Foundation
 
 /// A scheduler configuration as read from `scheduler/scheduler_config.json`: which class (`_class_name`) and its

@@ -25,6 +25,7 @@ public enum SchedulerError: Error, Equatable, CustomStringConvertible {
     /// A saved state does not belong to this scheduler or is internally inconsistent.
     case invalidState(String)
 
+    /// The message, naming the field or value that was wrong.
     public var description: String {
         switch self {
         case .unreadableConfig(let path, let reason):

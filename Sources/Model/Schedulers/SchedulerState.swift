@@ -64,6 +64,7 @@ public struct SchedulerState: Codable, Sendable, Equatable {
         case lastSample = "last_sample"
     }
 
+    /// Decodes a saved state; tensor payloads are checked against their shapes.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         kind = try container.decode(SchedulerKind.self, forKey: .kind)
@@ -80,6 +81,7 @@ public struct SchedulerState: Codable, Sendable, Equatable {
         lastSample = try container.decodeIfPresent(EncodedTensor.self, forKey: .lastSample)?.tensor()
     }
 
+    /// Encodes the state, tensors as base64 little-endian float32.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(kind, forKey: .kind)

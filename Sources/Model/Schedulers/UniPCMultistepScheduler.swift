@@ -9,10 +9,10 @@ import Foundation
 /// `flow_shift`, `solver_order` 1-3, `solver_type` bh1/bh2 (diffusers maps midpoint/heun/logrho to bh2),
 /// `lower_order_final`, `disable_corrector`, `final_sigmas_type`, `shift_terminal`. Refused with an error naming
 /// the field: the two combinations whose final step diffusers turns into NaN or infinity (bh1, or
-/// `lower_order_final: false` with order > 1, when `final_sigmas_type` is zero), other prediction types or `use_flow_sigmas: false` (the beta-schedule sigmas), thresholding,
-/// `solver_p`, Karras/exponential/beta sigmas, dynamic shifting. The beta fields, `timestep_spacing`,
-/// `steps_offset`, `sigma_min`/`sigma_max` and `rescale_betas_zero_snr` do not affect flow sigmas; they are
-/// checked the way diffusers checks them and kept.
+/// `lower_order_final: false` with order > 1, when `final_sigmas_type` is zero), other prediction types or
+/// `use_flow_sigmas: false` (the beta-schedule sigmas), thresholding, `solver_p`, Karras/exponential/beta
+/// sigmas, dynamic shifting. The beta fields, `timestep_spacing`, `steps_offset`, `sigma_min`/`sigma_max` and
+/// `rescale_betas_zero_snr` do not affect flow sigmas; they are checked the way diffusers checks them and kept.
 public struct UniPCMultistepConfig: Sendable, Equatable {
     /// The largest `solver_order` implemented.
     public static let maxSolverOrder = 3
@@ -116,7 +116,8 @@ public struct UniPCMultistepConfig: Sendable, Equatable {
         }
         guard (1...Self.maxSolverOrder).contains(solverOrder) else {
             throw SchedulerError.invalidValue(
-                field: "solver_order", value: String(solverOrder), reason: "must be between 1 and \(Self.maxSolverOrder)")
+                field: "solver_order", value: String(solverOrder),
+                reason: "must be between 1 and \(Self.maxSolverOrder)")
         }
         guard ["bh1", "bh2"].contains(solverType) else {
             throw SchedulerError.invalidValue(field: "solver_type", value: solverType, reason: "must be bh1 or bh2")
@@ -188,9 +189,13 @@ public struct UniPCMultistepConfig: Sendable, Equatable {
 public struct UniPCMultistepScheduler: DiffusionScheduler {
     /// The configuration the tables were built from.
     public let config: UniPCMultistepConfig
+    /// The number of inference steps the tables were set for.
     public let stepCount: Int
+    /// The transformer's timestep at each step (diffusers `scheduler.timesteps`).
     public let timesteps: [Float]
+    /// The noise level entering each step, plus the final level (diffusers `scheduler.sigmas`).
     public let sigmas: [Float]
+    /// Which algorithm this is.
     public var kind: SchedulerKind { .unipc }
 
     /// Builds the tables for `stepCount` inference steps as diffusers' `set_timesteps` does with flow sigmas:
@@ -218,6 +223,7 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
         sigmas = (sigmas64 + [last]).map { Float($0) }
     }
 
+    /// The state of a run starting at step `beginIndex` (diffusers `set_begin_index`), with an empty history.
     public func initialState(beginIndex: Int) throws -> SchedulerState {
         guard (0...stepCount).contains(beginIndex) else {
             throw SchedulerError.stepIndexOutOfRange(index: beginIndex, stepCount: stepCount)
@@ -226,6 +232,7 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
             kind: .unipc, stepCount: stepCount, stepIndex: beginIndex, historySlots: config.solverOrder)
     }
 
+    /// One diffusers `step(model_output, timesteps[state.stepIndex], sample)`; see `DiffusionScheduler.step`.
     public func step(modelOutput: Tensor, sample: Tensor, state: inout SchedulerState) throws -> Tensor {
         try checkState(state, historySlots: config.solverOrder, sample: sample, modelOutput: modelOutput)
         try checkHistory(state)
