@@ -1,5 +1,6 @@
 // Tests of the windowed denoising loop: one window is the plain scheduler loop; windows blend in a fixed
 // order, so completion order does not matter; a long job with several windows runs to the end.
+import Foundation
 import Testing
 @testable import Model
 
@@ -88,5 +89,41 @@ struct SplitMixGenerator: RandomNumberGenerator {
     mutating func next() -> UInt64 {
         state &+= 1
         return KeyedRandom.mix(state)
+    }
+}
+
+@Suite struct GenerationCheckpointTests {
+    @Test func resumingFromEveryStepGivesTheSameResult() throws {
+        var straight = try DenoisingLoopTests.makeLoop(latentFrames: 30, window: 21, overlap: 5, guidance: 3, steps: 5)
+        let start = straight
+        try DenoisingLoopTests.run(&straight) { $0 }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for stop in 0..<5 {
+            var loop = start
+            for _ in 0..<stop {
+                var results: [WorkUnitID: Tensor] = [:]
+                for unit in loop.pendingUnits() { results[unit] = DenoisingLoopTests.fakeModel(try loop.input(for: unit)) }
+                try loop.advance(with: results)
+            }
+            let path = directory.appendingPathComponent("step\(stop).safetensors").path
+            try GenerationCheckpoint.save(loop, job: "job-1", to: path)
+            var resumed = try GenerationCheckpoint.load(
+                path: path, job: "job-1", plan: loop.plan, guidanceScale: 3, scheduler: loop.scheduler)
+            #expect(resumed.stepIndex == stop)
+            try DenoisingLoopTests.run(&resumed) { $0 }
+            #expect(resumed.latents == straight.latents, "resumed after step \(stop)")
+        }
+    }
+
+    @Test func aCheckpointOfAnotherJobIsRefused() throws {
+        let loop = try DenoisingLoopTests.makeLoop(latentFrames: 3, window: 21, overlap: 5, guidance: 3)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-other-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try GenerationCheckpoint.save(loop, job: "job-1", to: path)
+        #expect(throws: GenerationCheckpointError.self) {
+            _ = try GenerationCheckpoint.load(path: path, job: "job-2", plan: loop.plan, guidanceScale: 3, scheduler: loop.scheduler)
+        }
     }
 }
