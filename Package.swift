@@ -25,6 +25,7 @@ let package = Package(
         .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )

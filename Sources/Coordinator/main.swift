@@ -8,6 +8,9 @@ let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
 ]
 
+// A peer or child process that goes away must give an error on write, not kill the process.
+signal(SIGPIPE, SIG_IGN)
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--version" {
     exit(try VersionCommand.run([]))
