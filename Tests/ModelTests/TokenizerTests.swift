@@ -83,6 +83,53 @@ private func bytes(_ object: [String: Any]) throws -> [UInt8] {
         #expect(throws: TokenizerError.self) { try Tokenizer(path: root.appendingPathComponent("missing").path) }
     }
 
+    /// Files written by older tokenizers (the published umT5 one among them) spell Metaspace with
+    /// `add_prefix_space` and no `prepend_scheme`/`split`; they must encode exactly like the current spelling.
+    @Test func olderMetaspaceSpellingEncodesTheSame() throws {
+        var object = try fixtureObject("t5_legacy")
+        object["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true,
+                                   "str_rep": "\u{2581}"]
+        let tokenizer = try Tokenizer(json: bytes(object))
+        for reference in try TokenizerCase.load() where reference.variant == "t5_legacy" {
+            let encoding = try tokenizer.encode(reference.text, maxSequenceLength: reference.maxLength)
+            #expect(encoding.inputIDs == reference.inputIDs, "\(reference.testDescription)")
+        }
+        object["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": false]
+        #expect(throws: TokenizerError.self) { try Tokenizer(json: bytes(object)) }
+    }
+
+    /// Random bytes as a precompiled charsmap: loading and normalizing either work or throw, never trap.
+    @Test func garbageCharsmapNeverTraps() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        var object = try fixtureObject("t5_legacy")
+        var loaded = 0
+        for round in 0..<60 {
+            let count = 8 + Int(next() % 600)
+            var raw = (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
+            // A plausible header most of the time, so that the trie walk itself meets garbage.
+            if round % 4 != 0 {
+                let trieBytes = UInt32((count - 4) / 8 * 4)
+                raw[0] = UInt8(trieBytes & 0xFF)
+                raw[1] = UInt8(trieBytes >> 8 & 0xFF)
+                raw[2] = 0
+                raw[3] = 0
+                // Keep the blob valid UTF-8.
+                for index in (4 + Int(trieBytes))..<count { raw[index] = 0x61 + raw[index] % 26 }
+            }
+            object["normalizer"] = ["type": "Precompiled", "precompiled_charsmap": Data(raw).base64EncodedString()]
+            guard let tokenizer = try? Tokenizer(json: bytes(object)) else { continue }
+            loaded += 1
+            _ = try? tokenizer.encode("abc é 一 🙂 \u{1}xyz", maxSequenceLength: 16)
+        }
+        #expect(loaded > 0)
+    }
+
     // MARK: - Refusals
 
     @Test func unsupportedComponentsAreRefusedByName() throws {

@@ -77,6 +77,8 @@ indirect enum TokenizerNormalizer: Sendable {
         case .strip(let left, let right):
             text.strip(left: left, right: right)
         case .replace(let regex, let content):
+            // tokenizers finds no match at all in an empty text, not even an empty one.
+            guard !text.isEmpty else { return }
             text.replace(try regex.matches(in: text.scalars), with: content)
         case .prepend(let prefix):
             text.prepend(prefix)

@@ -8,8 +8,9 @@ struct TokenizerRegex: Sendable {
     let pattern: String
     private let root: Node
 
-    /// Backtracking steps allowed per search before giving up.
-    static let maxSteps = 20_000_000
+    /// Backtracking steps allowed for one `matches(in:)` call before giving up (a few times what the patterns of
+    /// real tokenizer.json files need on the longest input text allowed).
+    static let defaultMaxSteps = 5_000_000
     /// Deepest recursion a match may reach.
     static let maxDepth = 4_000
 
@@ -28,11 +29,11 @@ struct TokenizerRegex: Sendable {
 
     /// Every match, left to right, as Oniguruma's `find_iter` returns them: a search starts where the previous match
     /// ended, and an empty match right where the previous match ended is skipped by advancing one scalar.
-    func matches(in text: [Unicode.Scalar]) throws(TokenizerError) -> [Range<Int>] {
+    func matches(in text: [Unicode.Scalar], maxSteps: Int = defaultMaxSteps) throws(TokenizerError) -> [Range<Int>] {
         var results: [Range<Int>] = []
         var searchStart = 0
         var lastMatchEnd: Int?
-        let matcher = Matcher(text: text)
+        let matcher = Matcher(text: text, maxSteps: maxSteps)
         while searchStart <= text.count {
             guard let found = matcher.search(root, from: searchStart) else {
                 if matcher.aborted { throw .unsupportedRegex(pattern: pattern, reason: matcher.abortReason) }
@@ -103,10 +104,14 @@ private final class Matcher {
     let text: [Unicode.Scalar]
     var steps = 0
     var depth = 0
+    let maxSteps: Int
     var aborted = false
     var abortReason = ""
 
-    init(text: [Unicode.Scalar]) { self.text = text }
+    init(text: [Unicode.Scalar], maxSteps: Int) {
+        self.text = text
+        self.maxSteps = maxSteps
+    }
 
     func search(_ root: TokenizerRegex.Node, from start: Int) -> Range<Int>? {
         var begin = start
@@ -121,9 +126,9 @@ private final class Matcher {
 
     private func budget() -> Bool {
         steps += 1
-        if steps > TokenizerRegex.maxSteps {
+        if steps > maxSteps {
             aborted = true
-            abortReason = "matching took more than \(TokenizerRegex.maxSteps) steps"
+            abortReason = "matching took more than \(maxSteps) steps"
         }
         return !aborted
     }
