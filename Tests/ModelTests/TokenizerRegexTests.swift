@@ -12,10 +12,12 @@ import Testing
         for entry in cases {
             let pattern = try #require(entry["pattern"])
             let text = try #require(entry["text"])
-            let normalizer = TokenizerNormalizer.replace(try TokenizerRegex(pattern), content: Array("<>".unicodeScalars))
+            let regex = try TokenizerRegex(pattern)
+            let normalizer = TokenizerNormalizer.replace(regex, content: Array("<>".unicodeScalars))
             var normalized = TokenizerNormalizedString(text.unicodeScalars)
             try normalizer.normalize(&normalized)
-            #expect(normalized.string == entry["replaced"], "pattern \(pattern.debugDescription) on \(text.debugDescription)")
+            #expect(normalized.string == entry["replaced"],
+                    "pattern \(pattern.debugDescription) on \(text.debugDescription)")
         }
     }
 

@@ -167,7 +167,8 @@ private func bytes(_ object: [String: Any]) throws -> [UInt8] {
     }
 
     @Test func malformedJSONIsRefused() throws {
-        let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer/t5_legacy/tokenizer.json"))))
+        let goodURL = URL(fileURLWithPath: Fixtures.path("tokenizer/t5_legacy/tokenizer.json"))
+        let good = [UInt8](try Data(contentsOf: goodURL))
         let malformed: [[UInt8]] = [
             [],
             Array(good.prefix(good.count / 2)),
@@ -178,13 +179,21 @@ private func bytes(_ object: [String: Any]) throws -> [UInt8] {
             Array(#"{"model": {"type": "Unigram", "vocab": [["a"]]}}"#.utf8),
             Array(#"{"model": {"type": "Unigram", "vocab": [["a", -1.0]], "unk_id": 5}}"#.utf8),
             Array(#"{"model": {"type": "Unigram", "vocab": "\ud800"}}"#.utf8),
-            Array(#"{"model": {"type": "Unigram", "vocab": []}, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "!!"}}"#.utf8),
-            Array(#"{"model": {"type": "Unigram", "vocab": []}, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "AAAA"}}"#.utf8),
             Array(#"{"version": "2.0", "model": {"type": "Unigram", "vocab": []}}"#.utf8),
             Array(#"{"normalizer": null}"#.utf8),
         ]
         for (index, input) in malformed.enumerated() {
             #expect(throws: TokenizerError.self, "case \(index)") { try Tokenizer(json: input) }
+        }
+        for charsmap in ["!!", "AAAA", "AAAAAAAA", "/////w=="] {
+            var object = try fixtureObject()
+            object["normalizer"] = ["type": "Precompiled", "precompiled_charsmap": charsmap]
+            #expect("charsmap \(charsmap)") {
+                try Tokenizer(json: bytes(object))
+            } throws: { error in
+                guard case .malformedCharsmap = error as? TokenizerError else { return false }
+                return true
+            }
         }
     }
 
@@ -209,6 +218,7 @@ private func bytes(_ object: [String: Any]) throws -> [UInt8] {
         let json = #"{"model": {"type": "Unigram", "vocab": [["<pad>", 0.0], ["a", -1.0]]}}"#
         let tokenizer = try Tokenizer(json: Array(json.utf8))
         #expect(try tokenizer.encode("aa") == [1, 1])
+        #expect(try tokenizer.encode("a", maxSequenceLength: 3).inputIDs == [1, 0, 0])
         #expect(throws: TokenizerError.missingUnknownToken(text: "b")) { try tokenizer.encode("ab") }
     }
 
@@ -219,5 +229,10 @@ private func bytes(_ object: [String: Any]) throws -> [UInt8] {
         let tokenizer = try Tokenizer(json: Array(json.utf8), config: ["pad_token": .string("<unk>")])
         #expect(try tokenizer.encode("aéa") == [1, 2, 3, 1])
         #expect(try tokenizer.encode("a☃") == [1, 0])
+        // Without a pad token, padded encoding is refused (as transformers refuses to pad).
+        let unpadded = try Tokenizer(json: Array(json.utf8))
+        #expect(unpadded.padTokenID == nil)
+        #expect(try unpadded.encode("a") == [1])
+        #expect(throws: TokenizerError.self) { try unpadded.encode("a", maxSequenceLength: 4) }
     }
 }

@@ -18,8 +18,9 @@ public struct Tokenizer: Sendable {
     private let model: TokenizerUnigram
     private let addedVocabulary: TokenizerAddedVocabulary
     private let postProcessor: TokenizerPostProcessor
-    /// The id used for padding.
-    public let padTokenID: Int
+    private let padTokenName: String
+    /// The id used for padding; nil when the pad token is not in the vocabulary (padded encoding then fails).
+    public let padTokenID: Int?
     /// Whether padding goes after the tokens (transformers' `padding_side` "right") or before them.
     public let padsOnRight: Bool
     /// Whether truncation drops tokens from the end (transformers' `truncation_side` "right") or from the start.
@@ -73,7 +74,7 @@ public struct Tokenizer: Sendable {
     }
 
     /// Parses a tokenizer.json held in memory. `config` holds tokenizer_config.json's members (`pad_token`,
-    /// `padding_side`, `truncation_side`); without `pad_token` the pad token is `<pad>`.
+    /// `padding_side`, `truncation_side`); without `pad_token` the pad token is `<pad>` (T5's).
     public init(json bytes: [UInt8], config: [String: TokenizerJSON] = [:]) throws(TokenizerError) {
         guard bytes.count <= Self.maxFileBytes else {
             throw .limitExceeded(what: "tokenizer.json size in bytes", value: bytes.count, limit: Self.maxFileBytes)
@@ -104,14 +105,13 @@ public struct Tokenizer: Sendable {
         if let value = config.optional("pad_token") {
             switch value {
             case .string(let text): padToken = text
-            case .object(let members): padToken = try members.required("content", "pad_token").stringValue("pad_token.content")
+            case .object(let members):
+                padToken = try members.required("content", "pad_token").stringValue("pad_token.content")
             default: throw .invalidField(path: "tokenizer_config.json pad_token", reason: "expected a string or object")
             }
         }
-        guard let padID = addedVocabulary.idsByContent[padToken] ?? model.idsByPiece[padToken] else {
-            throw .invalidField(path: "pad_token", reason: "\"\(padToken)\" is not in the vocabulary")
-        }
-        padTokenID = padID
+        padTokenName = padToken
+        padTokenID = addedVocabulary.idsByContent[padToken] ?? model.idsByPiece[padToken]
         padsOnRight = try Self.side(config, "padding_side")
         truncatesOnRight = try Self.side(config, "truncation_side")
     }
@@ -169,6 +169,9 @@ public struct Tokenizer: Sendable {
             throw .invalidField(
                 path: "max sequence length",
                 reason: "\(maxSequenceLength) leaves no room for the \(postProcessor.addedCount) special tokens")
+        }
+        guard let padTokenID else {
+            throw .invalidField(path: "pad_token", reason: "\"\(padTokenName)\" is not in the vocabulary, cannot pad")
         }
         var ids = try encodeSequence(text)
         let room = maxSequenceLength - postProcessor.addedCount

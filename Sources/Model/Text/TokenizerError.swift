@@ -8,7 +8,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case malformedJSON(offset: Int, reason: String)
     /// A field is missing, has the wrong type, or a value is out of its allowed range.
     case invalidField(path: String, reason: String)
-    /// A component type (normalizer, pre-tokenizer, model, post-processor, decoder) that this reader does not implement.
+    /// A component type (normalizer, pre-tokenizer, model, post-processor) that this reader does not implement.
     case unsupportedComponent(component: String, type: String)
     /// A setting of a supported component that this reader does not implement.
     case unsupportedOption(component: String, option: String)

@@ -217,7 +217,7 @@ private struct Parser {
         }
         if position < bytes.count && (bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E")) {
             position += 1
-            if position < bytes.count && (bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-")) {
+            if position < bytes.count && [UInt8(ascii: "+"), UInt8(ascii: "-")].contains(bytes[position]) {
                 position += 1
             }
             guard digits(&self) > 0 else { throw failure("expected exponent digits") }

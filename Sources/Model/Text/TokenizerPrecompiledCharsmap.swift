@@ -160,7 +160,9 @@ struct TokenizerPrecompiledCharsmap: Sendable {
         var index = 0
         while index < input.count {
             let isLast = index + 4 == input.count
-            let padding = isLast ? (input[index + 3] == UInt8(ascii: "=") ? (input[index + 2] == UInt8(ascii: "=") ? 2 : 1) : 0) : 0
+            let equals = UInt8(ascii: "=")
+            var padding = 0
+            if isLast && input[index + 3] == equals { padding = input[index + 2] == equals ? 2 : 1 }
             var group: UInt32 = 0
             for position in 0..<4 {
                 let byte = input[index + position]
