@@ -88,7 +88,6 @@ import Model
         #expect(throws: SchedulerError.self) { try wan.overriding(shift: -1) }
         #expect(try SchedulerKind(name: "euler") == .euler)
         #expect(throws: SchedulerError.unknownSchedulerName("ddim")) { try SchedulerKind(name: "ddim") }
-        #expect(SchedulerKind(SchedulerChoice.unipc) == .unipc)
     }
 
     @Test(arguments: [

@@ -82,13 +82,3 @@ extension DiffusionScheduler {
         return max(stepCount - noisedSteps, 0)
     }
 }
-
-extension SchedulerKind {
-    /// The same algorithm as a job spec's `SchedulerChoice`.
-    public init(_ choice: SchedulerChoice) {
-        switch choice {
-        case .unipc: self = .unipc
-        case .euler: self = .euler
-        }
-    }
-}
