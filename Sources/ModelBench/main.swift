@@ -12,10 +12,12 @@ struct BenchOptions {
     var model: String?
     var pytorchScript: String?
     var child: Int?
+    var profile: Int?
 
     static let usage = """
         usage: bench-model [--tokens 4096,16384] [--memory-tokens 1024,4096,16384] [--threads N] [--text-length 512]
                            [--model DIR] [--pytorch-script scripts/bench_model_torch.py]
+               bench-model --profile TOKENS --model DIR [--threads N]   (times one block's operations separately)
 
         Times the Wan transformer forward pass (batch 1, the `bench` preset unless --model) at each token count in
         --tokens, each in its own child process, against cblas_sgemm on the same matrix shapes; reports the peak
@@ -55,6 +57,11 @@ struct BenchOptions {
             case "--child":
                 guard let n = Int(try value()), n >= 1 else { throw BenchError("--child expects a token count") }
                 child = n
+            case "--profile":
+                guard let n = Int(try value()), n >= 1024, n % 1024 == 0 else {
+                    throw BenchError("--profile expects a token count (multiple of 1024)")
+                }
+                profile = n
             case "--help", "-h":
                 print(BenchOptions.usage)
                 exit(0)
@@ -144,6 +151,11 @@ func main() throws {
         try runChild(tokens: tokens, options: options)
         return
     }
+    if let tokens = options.profile {
+        guard options.model != nil else { throw BenchError("--profile needs --model") }
+        try profileBlock(tokens: tokens, options: options)
+        return
+    }
     Compute.setThreadCount(options.threads)
     var temporary: String?
     if options.model == nil {
@@ -172,8 +184,8 @@ func main() throws {
         var sgemmTime = 0.0
         for item in work {
             let seconds = sgemmSeconds(for: item)
-            log(String(format: "  %-46@ %9.1f GFLOP %7.1f GFLOP/s", item.label as NSString, item.flops / 1e9,
-                       item.flops / seconds / 1e9))
+            let label = item.label.padding(toLength: 46, withPad: " ", startingAt: 0)
+            log(String(format: "  %@ %9.1f GFLOP %7.1f GFLOP/s", label, item.flops / 1e9, item.flops / seconds / 1e9))
             sgemmTime += seconds
         }
         var torchText = "-", ratioText = "-"

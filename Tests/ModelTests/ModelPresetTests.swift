@@ -5,7 +5,7 @@ import Testing
 @testable import Model
 
 /// A fresh temporary folder path (not created).
-func temporaryFolder(_ label: String) -> String {
+private func presetTemporaryFolder(_ label: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
 }
 
@@ -13,7 +13,7 @@ func temporaryFolder(_ label: String) -> String {
 struct ModelPresetTests {
     @Test("the tiny preset writes a loadable, complete diffusers folder")
     func tinyFolder() throws {
-        let folder = temporaryFolder("preset-tiny")
+        let folder = presetTemporaryFolder("preset-tiny")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try ModelFolderWriter.write(ModelFolderOptions(preset: .tiny, seed: 3), to: folder)
         for file in ["model_index.json", "transformer/config.json", "transformer/diffusion_pytorch_model.safetensors",
@@ -56,9 +56,9 @@ struct ModelPresetTests {
 
     @Test("large components are sharded with an index that loads")
     func sharded() throws {
-        let folder = temporaryFolder("preset-sharded")
+        let folder = presetTemporaryFolder("preset-sharded")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let single = temporaryFolder("preset-single")
+        let single = presetTemporaryFolder("preset-single")
         defer { try? FileManager.default.removeItem(atPath: single) }
         try ModelFolderWriter.write(ModelFolderOptions(preset: .tiny, seed: 3, dtype: .bfloat16, maxShardBytes: 30_000),
                                     to: folder)
@@ -77,7 +77,7 @@ struct ModelPresetTests {
 
     @Test("a non-empty folder is refused unless forced; unknown presets are named")
     func refusals() throws {
-        let folder = temporaryFolder("preset-refuse")
+        let folder = presetTemporaryFolder("preset-refuse")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/keep.txt"))

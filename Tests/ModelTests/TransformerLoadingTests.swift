@@ -6,7 +6,7 @@ import Testing
 @testable import Model
 
 /// A temporary copy of a fixture transformer folder whose weights went through `edit`.
-func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) -> Void) throws -> String {
+private func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) -> Void) throws -> String {
     let source = Fixtures.path("transformer/frames3_nonsquare/transformer")
     let folder = FileManager.default.temporaryDirectory
         .appendingPathComponent("transformer-loading-\(UUID().uuidString)").path
@@ -20,7 +20,7 @@ func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) ->
 }
 
 /// The error thrown by loading `folder`, or nil.
-func loadingError(_ folder: String, layers: Range<Int>? = nil, entry: Bool = true, exit: Bool = true) -> (any Error)? {
+private func loadingError(_ folder: String, layers: Range<Int>? = nil, entry: Bool = true, exit: Bool = true) -> (any Error)? {
     do {
         _ = try WanTransformer.load(folder, layers: layers, includeEntry: entry, includeExit: exit)
         return nil
