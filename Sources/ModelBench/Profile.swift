@@ -22,7 +22,10 @@ func profileBlock(tokens: Int, options: BenchOptions) throws {
     let tables = try rope.tables(frames: tokens / 1024, height: 32, width: 32)
     let heads = config.numAttentionHeads
     let headDim = config.attentionHeadDim
-    let n = Double(tokens), d = Double(dim), f = Double(config.ffnDim), l = Double(options.textLength)
+    let n = Double(tokens)
+    let d = Double(dim)
+    let f = Double(config.ffnDim)
+    let l = Double(options.textLength)
     // (label, FLOPs or 0, count per block, body)
     let items: [(String, Double, Int, () -> Void)] = [
         ("layerNorm [N,D]", 0, 3, { _ = Ops.layerNorm(x, weight: nil, bias: nil, eps: 1e-6) }),
@@ -48,8 +51,10 @@ func profileBlock(tokens: Int, options: BenchOptions) throws {
         let seconds = Date().timeIntervalSince(start)
         total += seconds * Double(count)
         let rate = flops > 0 ? String(format: "%.1f", flops / seconds / 1e9) : "-"
-        print(String(format: "| %@ | %.1f | %d | %.1f | %@ |", label as NSString, seconds * 1000, count,
-                     seconds * 1000 * Double(count), rate as NSString))
+        print(
+            String(
+                format: "| %@ | %.1f | %d | %.1f | %@ |", label as NSString, seconds * 1000, count,
+                seconds * 1000 * Double(count), rate as NSString))
     }
     print(String(format: "| total | | | %.1f | |", total * 1000))
 }

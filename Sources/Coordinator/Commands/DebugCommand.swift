@@ -9,12 +9,13 @@ enum DebugCommand: Command {
     /// Every `debug` subcommand, in the order `coordinator debug --help` lists them. Add one line per component.
     static var subcommands: [any Command.Type] {
         [
-            DebugTransformerCommand.self,
+            DebugTransformerCommand.self
         ]
     }
 
     static func run(_ arguments: [String]) throws -> Int32 {
-        dispatch(arguments, commands: subcommands, programName: "coordinator debug",
+        dispatch(
+            arguments, commands: subcommands, programName: "coordinator debug",
             description: "Runs one model component on tensors read from a safetensors file and writes its output.")
     }
 }

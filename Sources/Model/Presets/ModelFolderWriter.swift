@@ -74,7 +74,8 @@ public enum ModelFolderWriter {
             progress("writing \(writer.component)/")
             try writer.write(options, to: folder, progress: progress)
         }
-        try writeFile(modelIndex(writers: writers), to: (directory as NSString).appendingPathComponent("model_index.json"))
+        try writeFile(
+            modelIndex(writers: writers), to: (directory as NSString).appendingPathComponent("model_index.json"))
     }
 
     /// The text of `model_index.json` for `writers`, keys sorted as diffusers writes them.
