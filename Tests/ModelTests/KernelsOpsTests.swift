@@ -66,18 +66,14 @@ func testTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         var worst = 0.0
         var value: Float = -87
         while value < 87.9 {
-            let vector = SIMD16<Float>((0..<16).map { value + Float($0) * 0.000_71 })
-            let result = FastMath.exp(vector)
-            for lane in 0..<16 {
-                let exact = Foundation.exp(Double(vector[lane]))
-                worst = max(worst, abs(Double(result[lane]) - exact) / exact)
-            }
-            value += 0.0137
+            let exact = Foundation.exp(Double(value))
+            worst = max(worst, abs(Double(FastMath.exp(value)) - exact) / exact)
+            value += 0.000_913
         }
         #expect(worst < 3e-7, "fast exp worst relative error \(worst)")
-        let edges = FastMath.exp(SIMD16<Float>(-.infinity, -1000, -87.5, 0, .infinity, 89, .nan, 1, 2, 3, 4, 5, 6, 7, 8, 9))
-        #expect(edges[0] == 0 && edges[1] == 0 && edges[2] == 0 && edges[3] == 1)
-        #expect(edges[4] == .infinity && edges[5] == .infinity && edges[6].isNaN)
+        let edges: [Float] = [-.infinity, -1000, -87.5, 0, .infinity, 89]
+        #expect(edges.map(FastMath.exp) == [0, 0, 0, 1, .infinity, .infinity])
+        #expect(FastMath.exp(.nan).isNaN)
     }
 
     @Test func softmaxAndNormsMatchDoubleFormulas() {

@@ -130,8 +130,7 @@ extension Ops {
                     let maskRow = additiveMask + keyStart
                     for column in 0..<columns { scoreRow[column] += maskRow[column] }
                 }
-                var tileMax = -Float.infinity
-                for column in 0..<columns { tileMax = max(tileMax, scoreRow[column]) }
+                let tileMax = FastMath.maximum(scoreRow, count: columns)
                 let previousMax = runningMax[row]
                 let newMax = max(previousMax, tileMax)
                 if newMax == -.infinity {
@@ -140,7 +139,7 @@ extension Ops {
                     continue
                 }
                 FastMath.apply(scoreRow, scoreRow, count: columns) { FastMath.exp($0 - newMax) }
-                let tileSum = sumInFixedOrder(scoreRow, count: columns)
+                let tileSum = FastMath.sum(scoreRow, count: columns)
                 if previousMax != newMax {
                     let correction = FastMath.exp(previousMax - newMax)
                     runningSum[row] *= correction

@@ -42,7 +42,6 @@ extension Ops {
 
     /// The number of row and column blocks `parallelSgemm` cuts an [m, n] product into. It depends only on
     /// the shapes, never on the thread count, so the sgemm calls (and the bits) are always the same.
-    @inlinable
     static func gemmGrid(m: Int, n: Int, k: Int) -> (rows: Int, columns: Int) {
         if m * n * k <= gemmSerialLimit { return (1, 1) }
         return ((m + gemmRowBlock - 1) / gemmRowBlock, (n + gemmColumnBlock - 1) / gemmColumnBlock)
@@ -258,7 +257,7 @@ extension Ops {
     }
 
     /// f(x) elementwise, in parallel over fixed blocks.
-    @inlinable
+    @inline(__always)
     static func map(_ x: Tensor, _ transform: (Float) -> Float) -> Tensor {
         Tensor(shape: x.shape) { output in
             x.withUnsafeBufferPointer { input in
@@ -274,7 +273,7 @@ extension Ops {
     }
 
     /// f(a, b) elementwise for two tensors of the same element count.
-    @inlinable
+    @inline(__always)
     static func zipMap(_ a: Tensor, _ b: Tensor, _ transform: (Float, Float) -> Float) -> Tensor {
         Tensor(shape: a.shape) { output in
             a.withUnsafeBufferPointer { left in
