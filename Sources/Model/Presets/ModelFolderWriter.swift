@@ -37,6 +37,7 @@ public enum ModelFolderWriter {
     public static let componentWriters: [any ModelComponentWriter] = [
         TransformerComponentWriter(),
         SchedulerComponentWriter(),
+        VAEComponentWriter(),
     ]
 
     /// Writes `model_index.json` and every component of `options.preset` into `directory`.
