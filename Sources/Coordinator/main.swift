@@ -6,6 +6,8 @@ import Wire
 /// Every top-level subcommand, in the order `--help` lists them.
 let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
+    InitModelCommand.self,
+    DebugCommand.self,
 ]
 
 // A peer or child process that goes away must give an error on write, not kill the process.
