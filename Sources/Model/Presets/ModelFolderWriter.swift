@@ -38,6 +38,7 @@ public enum ModelFolderWriter {
         TransformerComponentWriter(),
         SchedulerComponentWriter(),
         VAEComponentWriter(),
+        UMT5ComponentWriter(),
     ]
 
     /// Writes `model_index.json` and every component of `options.preset` into `directory`.

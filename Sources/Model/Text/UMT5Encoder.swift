@@ -87,17 +87,13 @@ public struct UMT5Encoder: Sendable {
         return (inputIDs.count, length)
     }
 
-    /// The embedding rows of `ids` (already checked to be in range), `[ids.count, d_model]`.
+    /// The embedding rows of `ids` (already checked to be in range), `[ids.count, d_model]`; only these rows of
+    /// the table are read and widened.
     func embed(_ ids: [Int]) -> Tensor {
         let width = config.dModel
-        let table = embedding.float32()
         return Tensor(shape: [ids.count, width]) { buffer in
-            table.withUnsafeBufferPointer { rows in
-                for (position, id) in ids.enumerated() {
-                    for column in 0..<width {
-                        buffer[position * width + column] = rows[id * width + column]
-                    }
-                }
+            for (position, id) in ids.enumerated() {
+                embedding.widen(elements: id * width..<(id + 1) * width, into: buffer.baseAddress! + position * width)
             }
         }
     }
