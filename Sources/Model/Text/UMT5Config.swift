@@ -81,8 +81,8 @@ public struct UMT5Config: Codable, Sendable, Equatable {
         self.isGatedAct = nil
         self.tieWordEmbeddings = nil
         self.isDecoder = false
-        self.modelType = "umt5"
-        self.padTokenID = 0
+        self.modelType = nil
+        self.padTokenID = nil
     }
 
     /// Decodes a `config.json`, taking `transformers`' defaults for missing keys. Call `validate()` before use.
