@@ -13,6 +13,7 @@ enum DebugCommand: Command {
             DebugVAEDecodeCommand.self,
             DebugVAEEncodeCommand.self,
             DebugTokenizeCommand.self,
+            DebugTextEncodeCommand.self,
         ]
     }
 
