@@ -19,7 +19,7 @@ func umt5TemporaryFolder(_ label: String) throws -> String {
 
 @Suite("umT5 encoder parity")
 struct UMT5EncoderTests {
-    @Test("last_hidden_state and Wan prompt embeddings match PyTorch", arguments: ["small", "sharded_bf16"])
+    @Test("last_hidden_state and Wan prompt embeddings match PyTorch", arguments: ["small", "sharded_bf16", "long"])
     func parity(name: String) throws {
         let encoder = try UMT5Encoder(directory: Fixtures.path("umt5/\(name)/text_encoder"))
         let io = try SafeTensorsFile(path: Fixtures.path("umt5/\(name)/io.safetensors"))
