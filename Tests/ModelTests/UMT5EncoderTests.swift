@@ -1,4 +1,4 @@
-// transformers UMT5EncoderModel and diffusers Wan prompt embeddings against PyTorch fixtures (scripts/fixtures/umt5.py).
+// transformers UMT5EncoderModel and diffusers Wan prompt embeddings against PyTorch fixtures (scripts/fixtures/umt5.py)
 import Foundation
 import Testing
 
@@ -43,7 +43,8 @@ struct UMT5EncoderTests {
             let tokens = rowMask.reduce(0, +)
             let start = row * length * width
             #expect(embeds.scalars[(start + tokens * width)..<(start + length * width)].allSatisfy { $0 == 0 })
-            #expect(embeds.scalars[start..<(start + tokens * width)] == hidden.scalars[start..<(start + tokens * width)])
+            #expect(
+                embeds.scalars[start..<(start + tokens * width)] == hidden.scalars[start..<(start + tokens * width)])
         }
     }
 
@@ -52,8 +53,12 @@ struct UMT5EncoderTests {
         let hidden = Tensor(shape: [1, 3, 2], scalars: [1, 2, 3, 4, 5, 6])
         let padded = try UMT5Encoder.keepingPromptLengths(hidden, lengths: [2], maxSequenceLength: 5)
         #expect(padded == Tensor(shape: [1, 5, 2], scalars: [1, 2, 3, 4, 0, 0, 0, 0, 0, 0]))
-        #expect(throws: UMT5Error.self) { try UMT5Encoder.keepingPromptLengths(hidden, lengths: [2], maxSequenceLength: 2) }
-        #expect(throws: UMT5Error.self) { try UMT5Encoder.keepingPromptLengths(hidden, lengths: [4], maxSequenceLength: 3) }
+        #expect(throws: UMT5Error.self) {
+            try UMT5Encoder.keepingPromptLengths(hidden, lengths: [2], maxSequenceLength: 2)
+        }
+        #expect(throws: UMT5Error.self) {
+            try UMT5Encoder.keepingPromptLengths(hidden, lengths: [4], maxSequenceLength: 3)
+        }
     }
 
     @Test("relative position buckets equal transformers' for every offset")
@@ -73,7 +78,8 @@ struct UMT5EncoderTests {
         }
         // The offset table used by the encoder is the same function.
         let offsets = UMT5Attention.offsetBuckets(length: 4, numBuckets: 32, maxDistance: 128)
-        #expect(offsets == (-3...3).map { UMT5Attention.bucket(relativePosition: $0, numBuckets: 32, maxDistance: 128) })
+        #expect(
+            offsets == (-3...3).map { UMT5Attention.bucket(relativePosition: $0, numBuckets: 32, maxDistance: 128) })
     }
 
     @Test("bad inputs are refused with errors naming them")
@@ -127,7 +133,8 @@ struct UMT5LoadingTests {
 
     @Test("an unused key is refused, naming it")
     func extraKey() throws {
-        let folder = try folder(with: try fixtureTensors() + [(name: "lm_head.weight", tensor: Tensor(zeros: [100, 32]))])
+        let folder = try folder(
+            with: try fixtureTensors() + [(name: "lm_head.weight", tensor: Tensor(zeros: [100, 32]))])
         defer { try? FileManager.default.removeItem(atPath: folder) }
         do {
             _ = try UMT5Encoder(directory: folder)
@@ -143,7 +150,10 @@ struct UMT5LoadingTests {
         let tensors = try fixtureTensors().map { $0.name == key ? (name: key, tensor: Tensor(zeros: [47, 32])) : $0 }
         let folder = try folder(with: tensors)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        #expect(throws: CheckpointError.shapeMismatch(key: key, file: "model.safetensors", expected: [48, 32], found: [47, 32])) {
+        #expect(
+            throws: CheckpointError.shapeMismatch(
+                key: key, file: "model.safetensors", expected: [48, 32], found: [47, 32])
+        ) {
             _ = try UMT5Encoder(directory: folder)
         }
     }
@@ -154,15 +164,18 @@ struct UMT5LoadingTests {
         let shared = tensors.first { $0.name == "shared.weight" }!.tensor
         let ids = [[5, 7, 1]]
         let mask = [[1, 1, 1]]
-        let reference = try UMT5Encoder(directory: Fixtures.path("umt5/small/text_encoder"))(inputIDs: ids, attentionMask: mask)
+        let reference = try UMT5Encoder(directory: Fixtures.path("umt5/small/text_encoder"))(
+            inputIDs: ids, attentionMask: mask)
 
-        let aliasOnly = try folder(with: tensors.map {
-            $0.name == "shared.weight" ? (name: "encoder.embed_tokens.weight", tensor: $0.tensor) : $0
-        })
+        let aliasOnly = try folder(
+            with: tensors.map {
+                $0.name == "shared.weight" ? (name: "encoder.embed_tokens.weight", tensor: $0.tensor) : $0
+            })
         defer { try? FileManager.default.removeItem(atPath: aliasOnly) }
         #expect(try UMT5Encoder(directory: aliasOnly)(inputIDs: ids, attentionMask: mask) == reference)
 
-        let both = try folder(with: tensors + [(name: "encoder.embed_tokens.weight", tensor: Tensor(zeros: shared.shape))])
+        let both = try folder(
+            with: tensors + [(name: "encoder.embed_tokens.weight", tensor: Tensor(zeros: shared.shape))])
         defer { try? FileManager.default.removeItem(atPath: both) }
         #expect(try UMT5Encoder(directory: both)(inputIDs: ids, attentionMask: mask) == reference)
 
@@ -227,8 +240,10 @@ struct UMT5ConfigTests {
             ("{\"d_model\": 0}", "d_model"),
             ("{\"num_heads\": -3}", "num_heads"),
             ("{\"relative_attention_num_buckets\": 2}", "relative_attention_num_buckets"),
-            ("{\"relative_attention_num_buckets\": 32, \"relative_attention_max_distance\": 8}",
-                "relative_attention_max_distance"),
+            (
+                "{\"relative_attention_num_buckets\": 32, \"relative_attention_max_distance\": 8}",
+                "relative_attention_max_distance"
+            ),
             ("{\"layer_norm_epsilon\": -1}", "layer_norm_epsilon"),
         ])
     func refusals(json: String, key: String) throws {
@@ -280,9 +295,11 @@ struct UMT5RandomWeightsTests {
         // Weight `key` is Tensor.randomNormal on the stream named by the key.
         let parameter = config.parameters.first { $0.name == "encoder.block.1.layer.0.SelfAttention.k.weight" }!
         let stored = try SafeTensorsFile(path: single + "/model.safetensors").tensor(named: parameter.name).float32()
-        #expect(stored == Tensor.randomNormal(
-            shape: parameter.shape, seed: 7, stream: KeyedRandom.stream(named: parameter.name),
-            standardDeviation: 1 / Float(32).squareRoot()))
+        #expect(
+            stored
+                == Tensor.randomNormal(
+                    shape: parameter.shape, seed: 7, stream: KeyedRandom.stream(named: parameter.name),
+                    standardDeviation: 1 / Float(32).squareRoot()))
         #expect(UMT5Encoder.randomParameter(parameter, seed: 8) != stored)
     }
 }

@@ -19,14 +19,17 @@ struct UMT5PromptCleanerTests {
         for item in cases {
             let cleaned = UMT5PromptCleaner.clean(item.prompt)
             // Compare scalar by scalar: Swift's String == would equate canonically equivalent texts.
-            #expect(Array(cleaned.unicodeScalars) == Array(item.clean.unicodeScalars), "\(item.prompt.debugDescription)")
+            #expect(
+                Array(cleaned.unicodeScalars) == Array(item.clean.unicodeScalars), "\(item.prompt.debugDescription)")
         }
     }
 
     @Test("the Kelvin sign is not the letter K to the entity table")
     func noCanonicalEquivalence() {
         // U+212A is canonically equivalent to "K"; Python leaves "&\u{212A}opf;" alone while "&Kopf;" is 𝕂.
-        #expect(Array(UMT5PromptCleaner.htmlUnescape("&\u{212A}opf;").unicodeScalars) == Array("&\u{212A}opf;".unicodeScalars))
+        #expect(
+            Array(UMT5PromptCleaner.htmlUnescape("&\u{212A}opf;").unicodeScalars)
+                == Array("&\u{212A}opf;".unicodeScalars))
         #expect(UMT5PromptCleaner.htmlUnescape("&Kopf;") == "\u{1D542}")
     }
 }

@@ -14,7 +14,8 @@ enum DebugTextEncodeCommand: Command {
 
     static let specs: [OptionSpec] = [
         .value("--model", "DIR", "a model folder, or its text_encoder/ subfolder"),
-        .value("--input", "IN.safetensors", "input_ids and attention_mask [B,L], F32 holding integers (no I64 support)"),
+        .value(
+            "--input", "IN.safetensors", "input_ids and attention_mask [B,L], F32 holding integers (no I64 support)"),
         .value("--output", "OUT.safetensors", "where to write last_hidden_state F32 [B,L,d_model]"),
         .flag("--wan", "also write prompt_embeds: Wan's embeddings, zero beyond each prompt's length"),
         .value("--threads", "N", "compute threads (default: all cores)"),
@@ -22,13 +23,15 @@ enum DebugTextEncodeCommand: Command {
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") || arguments.contains("-h") {
-            print(usageText(
-                synopsis: "coordinator debug text-encode --model DIR --input IN.safetensors --output OUT.safetensors "
-                    + "[--wan] [--threads N]",
-                description: "Encodes token ids with the umT5 text encoder and writes exactly what transformers' "
-                    + "UMT5EncoderModel returns as last_hidden_state (padded positions included). Ids and mask are "
-                    + "read as float tensors holding integers, since the safetensors reader has no I64.",
-                specs: specs))
+            print(
+                usageText(
+                    synopsis:
+                        "coordinator debug text-encode --model DIR --input IN.safetensors --output OUT.safetensors "
+                        + "[--wan] [--threads N]",
+                    description: "Encodes token ids with the umT5 text encoder and writes exactly what transformers' "
+                        + "UMT5EncoderModel returns as last_hidden_state (padded positions included). Ids and mask are "
+                        + "read as float tensors holding integers, since the safetensors reader has no I64.",
+                    specs: specs))
             return 0
         }
         let options = try CommandLineOptions(arguments, specs: specs)
@@ -50,15 +53,18 @@ enum DebugTextEncodeCommand: Command {
         var outputs = [(name: "last_hidden_state", tensor: hidden)]
         if options.flag("--wan") {
             let lengths = mask.map { $0.reduce(0, +) }
-            let embeds = try UMT5Encoder.keepingPromptLengths(hidden, lengths: lengths, maxSequenceLength: hidden.shape[1])
+            let embeds = try UMT5Encoder.keepingPromptLengths(
+                hidden, lengths: lengths, maxSequenceLength: hidden.shape[1])
             outputs.append((name: "prompt_embeds", tensor: embeds))
         }
         try SafeTensorsWriter.write(outputs, dtype: .float32, to: outputPath)
         let finished = Date()
-        printError(String(
-            format: "debug text-encode: last_hidden_state %@ written to %@ (load %.2f s, encode %.2f s, %d threads)",
-            "\(hidden.shape)", outputPath, loaded.timeIntervalSince(start), finished.timeIntervalSince(loaded),
-            Compute.threadCount))
+        printError(
+            String(
+                format:
+                    "debug text-encode: last_hidden_state %@ written to %@ (load %.2f s, encode %.2f s, %d threads)",
+                "\(hidden.shape)", outputPath, loaded.timeIntervalSince(start), finished.timeIntervalSince(loaded),
+                Compute.threadCount))
         return 0
     }
 

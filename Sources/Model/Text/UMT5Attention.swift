@@ -19,10 +19,14 @@ public struct UMT5Attention: Sendable {
     /// Loads `<prefix>.{q,k,v,o}.weight` and `<prefix>.relative_attention_bias.weight`.
     public init(store: WeightStore, prefix: String, config: UMT5Config) throws {
         let inner = config.innerDimension
-        query = try Linear(store: store, prefix: prefix + ".q", inFeatures: config.dModel, outFeatures: inner, bias: false)
-        key = try Linear(store: store, prefix: prefix + ".k", inFeatures: config.dModel, outFeatures: inner, bias: false)
-        value = try Linear(store: store, prefix: prefix + ".v", inFeatures: config.dModel, outFeatures: inner, bias: false)
-        output = try Linear(store: store, prefix: prefix + ".o", inFeatures: inner, outFeatures: config.dModel, bias: false)
+        query = try Linear(
+            store: store, prefix: prefix + ".q", inFeatures: config.dModel, outFeatures: inner, bias: false)
+        key = try Linear(
+            store: store, prefix: prefix + ".k", inFeatures: config.dModel, outFeatures: inner, bias: false)
+        value = try Linear(
+            store: store, prefix: prefix + ".v", inFeatures: config.dModel, outFeatures: inner, bias: false)
+        output = try Linear(
+            store: store, prefix: prefix + ".o", inFeatures: inner, outFeatures: config.dModel, bias: false)
         relativeAttentionBias = try store.take(
             prefix + ".relative_attention_bias.weight",
             shape: [config.relativeAttentionNumBuckets, config.numHeads]

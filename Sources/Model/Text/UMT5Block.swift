@@ -11,11 +11,14 @@ public struct UMT5FeedForward: Sendable {
 
     /// Loads `<prefix>.{wi_0,wi_1,wo}.weight`.
     public init(store: WeightStore, prefix: String, config: UMT5Config) throws {
-        gate = try Linear(store: store, prefix: prefix + ".wi_0", inFeatures: config.dModel, outFeatures: config.dFF,
+        gate = try Linear(
+            store: store, prefix: prefix + ".wi_0", inFeatures: config.dModel, outFeatures: config.dFF,
             bias: false)
-        up = try Linear(store: store, prefix: prefix + ".wi_1", inFeatures: config.dModel, outFeatures: config.dFF,
+        up = try Linear(
+            store: store, prefix: prefix + ".wi_1", inFeatures: config.dModel, outFeatures: config.dFF,
             bias: false)
-        down = try Linear(store: store, prefix: prefix + ".wo", inFeatures: config.dFF, outFeatures: config.dModel,
+        down = try Linear(
+            store: store, prefix: prefix + ".wo", inFeatures: config.dFF, outFeatures: config.dModel,
             bias: false)
     }
 
@@ -50,7 +53,8 @@ public struct UMT5Block: Sendable {
 
     /// Runs the block on `x` `[B, L, d_model]` (see `UMT5Attention.callAsFunction` for the other arguments).
     public func callAsFunction(_ x: Tensor, keyMask: Tensor, buckets: [Int]) -> Tensor {
-        let attended = attention(Ops.rmsNorm(x, weight: attentionNorm, eps: epsilon), keyMask: keyMask, buckets: buckets)
+        let attended = attention(
+            Ops.rmsNorm(x, weight: attentionNorm, eps: epsilon), keyMask: keyMask, buckets: buckets)
         let hidden = Ops.add(x, attended)
         return Ops.add(hidden, feedForward(Ops.rmsNorm(hidden, weight: feedForwardNorm, eps: epsilon)))
     }

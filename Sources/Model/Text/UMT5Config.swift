@@ -166,7 +166,8 @@ public struct UMT5Config: Codable, Sendable, Equatable {
     public func feedForward() throws(UMT5Error) -> (activation: String, gated: Bool) {
         let parts = feedForwardProj.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 1 || (parts.count == 2 && parts[0] == "gated") else {
-            throw .unsupportedConfig(key: "feed_forward_proj", value: feedForwardProj,
+            throw .unsupportedConfig(
+                key: "feed_forward_proj", value: feedForwardProj,
                 reason: "expected 'gated-ACT' or 'ACT'")
         }
         let gated = parts.count == 2
@@ -189,37 +190,45 @@ public struct UMT5Config: Codable, Sendable, Equatable {
         try positive(numHeads, "num_heads", max: 1024)
         try positive(relativeAttentionMaxDistance, "relative_attention_max_distance", max: 1 << 20)
         guard relativeAttentionNumBuckets >= 4 && relativeAttentionNumBuckets <= 1 << 16 else {
-            throw .unsupportedConfig(key: "relative_attention_num_buckets", value: "\(relativeAttentionNumBuckets)",
+            throw .unsupportedConfig(
+                key: "relative_attention_num_buckets", value: "\(relativeAttentionNumBuckets)",
                 reason: "expected 4...65536 (half per direction, half of those exact)")
         }
         let maxExact = relativeAttentionNumBuckets / 2 / 2
         guard relativeAttentionMaxDistance > maxExact else {
-            throw .unsupportedConfig(key: "relative_attention_max_distance", value: "\(relativeAttentionMaxDistance)",
-                reason: "must exceed the \(maxExact) exactly-bucketed distances, or the logarithmic buckets divide by 0")
+            throw .unsupportedConfig(
+                key: "relative_attention_max_distance", value: "\(relativeAttentionMaxDistance)",
+                reason: "must exceed the \(maxExact) exactly-bucketed distances, or the logarithmic buckets divide by 0"
+            )
         }
         guard layerNormEpsilon.isFinite && layerNormEpsilon >= 0 else {
-            throw .unsupportedConfig(key: "layer_norm_epsilon", value: "\(layerNormEpsilon)",
+            throw .unsupportedConfig(
+                key: "layer_norm_epsilon", value: "\(layerNormEpsilon)",
                 reason: "expected a finite non-negative number")
         }
         guard !isDecoder else {
             throw .unsupportedConfig(key: "is_decoder", value: "true", reason: "only the umT5 encoder is implemented")
         }
         if let modelType, modelType != "umt5" {
-            throw .unsupportedConfig(key: "model_type", value: modelType,
+            throw .unsupportedConfig(
+                key: "model_type", value: modelType,
                 reason: "expected 'umt5' (T5 proper has a position bias in its first layer only)")
         }
         let (activation, gated) = try feedForward()
         guard gated && activation == "gelu_new" else {
-            throw .unsupportedConfig(key: "feed_forward_proj", value: feedForwardProj,
+            throw .unsupportedConfig(
+                key: "feed_forward_proj", value: feedForwardProj,
                 reason: "only 'gated-gelu' (gelu_new, the tanh approximation) is implemented")
         }
         // transformers recomputes these two from feed_forward_proj; a file that disagrees was edited by hand.
         if let denseActFn, denseActFn != activation {
-            throw .unsupportedConfig(key: "dense_act_fn", value: denseActFn,
+            throw .unsupportedConfig(
+                key: "dense_act_fn", value: denseActFn,
                 reason: "disagrees with feed_forward_proj '\(feedForwardProj)', which means '\(activation)'")
         }
         if let isGatedAct, isGatedAct != gated {
-            throw .unsupportedConfig(key: "is_gated_act", value: "\(isGatedAct)",
+            throw .unsupportedConfig(
+                key: "is_gated_act", value: "\(isGatedAct)",
                 reason: "disagrees with feed_forward_proj '\(feedForwardProj)'")
         }
     }

@@ -28,7 +28,8 @@ extension UMT5Encoder {
             throw .invalidInput(what: "prompt lengths", reason: "\(lengths.count) lengths for a batch of \(batch)")
         }
         guard maxSequenceLength >= length else {
-            throw .invalidInput(what: "max_sequence_length",
+            throw .invalidInput(
+                what: "max_sequence_length",
                 reason: "\(maxSequenceLength) is shorter than the \(length) tokens encoded")
         }
         if let bad = lengths.first(where: { $0 < 0 || $0 > length }) {

@@ -65,16 +65,19 @@ public struct UMT5Encoder: Sendable {
             throw .invalidInput(what: "input_ids", reason: "is empty; expected at least one row of one token")
         }
         guard attentionMask.count == inputIDs.count else {
-            throw .invalidInput(what: "attention_mask",
+            throw .invalidInput(
+                what: "attention_mask",
                 reason: "has \(attentionMask.count) rows but input_ids has \(inputIDs.count)")
         }
         for (row, (ids, mask)) in zip(inputIDs, attentionMask).enumerated() {
             guard ids.count == length, mask.count == length else {
-                throw .invalidInput(what: "row \(row)",
+                throw .invalidInput(
+                    what: "row \(row)",
                     reason: "has \(ids.count) ids and \(mask.count) mask values; expected \(length) of each")
             }
             if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-                throw .invalidInput(what: "input_ids row \(row)",
+                throw .invalidInput(
+                    what: "input_ids row \(row)",
                     reason: "token id \(bad) is outside 0..<\(config.vocabSize)")
             }
             if let bad = mask.first(where: { $0 != 0 && $0 != 1 }) {

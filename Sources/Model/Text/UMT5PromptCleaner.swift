@@ -90,7 +90,9 @@ public enum UMT5PromptCleaner {
     static func reference(in s: [Unicode.Scalar], at start: Int) -> ([Unicode.Scalar], Int)? {
         guard start < s.count else { return nil }
         func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
-        func isHexDigit(_ c: Unicode.Scalar) -> Bool { isDigit(c) || ("a"..."f").contains(c) || ("A"..."F").contains(c) }
+        func isHexDigit(_ c: Unicode.Scalar) -> Bool {
+            isDigit(c) || ("a"..."f").contains(c) || ("A"..."F").contains(c)
+        }
         func skipSemicolon(_ end: Int) -> Int { end < s.count && s[end] == ";" ? end + 1 : end }
         if s[start] == "#" {
             var end = start + 1

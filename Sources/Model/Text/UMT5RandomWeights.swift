@@ -22,25 +22,35 @@ extension UMT5Config {
             let attention = "encoder.block.\(index).layer.0.SelfAttention."
             let feedForward = "encoder.block.\(index).layer.1.DenseReluDense."
             result += [
-                UMT5Parameter(name: attention + "q.weight", shape: [innerDimension, dModel],
+                UMT5Parameter(
+                    name: attention + "q.weight", shape: [innerDimension, dModel],
                     standardDeviation: 1 / (model * Float(dKV)).squareRoot()),
-                UMT5Parameter(name: attention + "k.weight", shape: [innerDimension, dModel],
+                UMT5Parameter(
+                    name: attention + "k.weight", shape: [innerDimension, dModel],
                     standardDeviation: 1 / model.squareRoot()),
-                UMT5Parameter(name: attention + "v.weight", shape: [innerDimension, dModel],
+                UMT5Parameter(
+                    name: attention + "v.weight", shape: [innerDimension, dModel],
                     standardDeviation: 1 / model.squareRoot()),
-                UMT5Parameter(name: attention + "o.weight", shape: [dModel, innerDimension],
+                UMT5Parameter(
+                    name: attention + "o.weight", shape: [dModel, innerDimension],
                     standardDeviation: 1 / Float(innerDimension).squareRoot()),
-                UMT5Parameter(name: attention + "relative_attention_bias.weight",
+                UMT5Parameter(
+                    name: attention + "relative_attention_bias.weight",
                     shape: [relativeAttentionNumBuckets, numHeads], standardDeviation: 1 / model.squareRoot()),
-                UMT5Parameter(name: "encoder.block.\(index).layer.0.layer_norm.weight", shape: [dModel],
+                UMT5Parameter(
+                    name: "encoder.block.\(index).layer.0.layer_norm.weight", shape: [dModel],
                     standardDeviation: nil),
-                UMT5Parameter(name: feedForward + "wi_0.weight", shape: [dFF, dModel],
+                UMT5Parameter(
+                    name: feedForward + "wi_0.weight", shape: [dFF, dModel],
                     standardDeviation: 1 / model.squareRoot()),
-                UMT5Parameter(name: feedForward + "wi_1.weight", shape: [dFF, dModel],
+                UMT5Parameter(
+                    name: feedForward + "wi_1.weight", shape: [dFF, dModel],
                     standardDeviation: 1 / model.squareRoot()),
-                UMT5Parameter(name: feedForward + "wo.weight", shape: [dModel, dFF],
+                UMT5Parameter(
+                    name: feedForward + "wo.weight", shape: [dModel, dFF],
                     standardDeviation: 1 / Float(dFF).squareRoot()),
-                UMT5Parameter(name: "encoder.block.\(index).layer.1.layer_norm.weight", shape: [dModel],
+                UMT5Parameter(
+                    name: "encoder.block.\(index).layer.1.layer_norm.weight", shape: [dModel],
                     standardDeviation: nil),
             ]
         }
@@ -92,7 +102,8 @@ extension UMT5Encoder {
         var weightMap: [(String, String)] = []
         var totalBytes = 0
         for (index, shard) in shards.enumerated() {
-            let fileName = shards.count == 1
+            let fileName =
+                shards.count == 1
                 ? "model.safetensors" : String(format: "model-%05d-of-%05d.safetensors", index + 1, shards.count)
             let tensors = shard.map { (name: $0.name, tensor: randomParameter($0, seed: seed)) }
             try SafeTensorsWriter.write(
@@ -103,8 +114,11 @@ extension UMT5Encoder {
             progress("  \(fileName): \(shard.count) tensors")
         }
         guard shards.count > 1 else { return }
-        let entries = weightMap.sorted { $0.0 < $1.0 }.map { "    \(JSONValue.quoted($0.0)): \(JSONValue.quoted($0.1))" }
-        let index = "{\n  \"metadata\": {\n    \"total_size\": \(totalBytes)\n  },\n  \"weight_map\": {\n"
+        let entries = weightMap.sorted { $0.0 < $1.0 }.map {
+            "    \(JSONValue.quoted($0.0)): \(JSONValue.quoted($0.1))"
+        }
+        let index =
+            "{\n  \"metadata\": {\n    \"total_size\": \(totalBytes)\n  },\n  \"weight_map\": {\n"
             + entries.joined(separator: ",\n") + "\n  }\n}\n"
         try Data(index.utf8).write(
             to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent("model.safetensors.index.json")),
