@@ -39,6 +39,7 @@ struct KernelsBenchmarkTests {
         let tokenCounts = (ProcessInfo.processInfo.environment["KERNELS_BENCH_TOKENS"] ?? "4096,16384")
             .split(separator: ",").compactMap { Int($0) }
         let dim = 1536, ffn = 8960, heads = 12
+        print("OpenBLAS core: \(String(cString: openblas_get_corename())), config: \(String(cString: openblas_get_config()))")
         for tokens in tokenCounts {
             let x = Tensor.randomNormal(shape: [tokens, dim], seed: 1, stream: 1)
             let w = Tensor.randomNormal(shape: [dim, dim], seed: 1, stream: 2, standardDeviation: 0.02)
