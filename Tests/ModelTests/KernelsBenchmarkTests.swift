@@ -39,6 +39,7 @@ struct KernelsBenchmarkTests {
         let tokenCounts = (ProcessInfo.processInfo.environment["KERNELS_BENCH_TOKENS"] ?? "4096,16384")
             .split(separator: ",").compactMap { Int($0) }
         let dim = 1536, ffn = 8960, heads = 12
+        print("OpenBLAS core: \(String(cString: openblas_get_corename())), config: \(String(cString: openblas_get_config()))")
         for tokens in tokenCounts {
             let x = Tensor.randomNormal(shape: [tokens, dim], seed: 1, stream: 1)
             let w = Tensor.randomNormal(shape: [dim, dim], seed: 1, stream: 2, standardDeviation: 0.02)
@@ -63,11 +64,14 @@ struct KernelsBenchmarkTests {
             let ours = seconds { _ = linear(x) }
             let bf16 = Linear(weight: StoredTensor(name: "w", tensor: w, dtype: .bfloat16), bias: nil)
             let oursBF16 = seconds { _ = bf16(x) }
+            let f16 = Linear(weight: StoredTensor(name: "w", tensor: w, dtype: .float16), bias: nil)
+            let oursF16 = seconds { _ = f16(x) }
             let up = Linear(weight: StoredTensor(name: "u", tensor: Tensor.randomNormal(shape: [ffn, dim], seed: 1, stream: 3)), bias: nil)
             let upTime = seconds(repeats: 2) { _ = up(x) }
             let upFlops = 2.0 * Double(tokens) * Double(dim) * Double(ffn)
-            print(String(format: "tokens %d threads %d (GFLOP per CPU second): cblas_sgemm %.1f | Linear 1536->1536 %.1f | bf16 %.1f | Linear 1536->8960 %.1f",
-                         tokens, threads, flops / native / 1e9, flops / ours / 1e9, flops / oursBF16 / 1e9, upFlops / upTime / 1e9))
+            print(String(format: "tokens %d threads %d (GFLOP per CPU second): cblas_sgemm %.1f | Linear 1536->1536 %.1f | bf16 %.1f | f16 %.1f | Linear 1536->8960 %.1f",
+                         tokens, threads, flops / native / 1e9, flops / ours / 1e9, flops / oursBF16 / 1e9, flops / oursF16 / 1e9,
+                         upFlops / upTime / 1e9))
             }
             let q = Tensor.randomNormal(shape: [1, tokens, dim], seed: 2, stream: 1)
             let k = Tensor.randomNormal(shape: [1, tokens, dim], seed: 2, stream: 2)

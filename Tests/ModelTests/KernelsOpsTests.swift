@@ -192,6 +192,19 @@ func testTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         }
     }
 
+    @Test func float16WideningIsExactForEveryBitPattern() {
+        for pattern in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: pattern))
+            let actual = DType.float16ToFloat(pattern)
+            if expected.isNaN {
+                #expect(actual.isNaN && actual.sign == expected.sign, "\(pattern)")
+            } else if actual.bitPattern != expected.bitPattern {
+                Issue.record("float16 \(pattern): \(actual) != \(expected)")
+                return
+            }
+        }
+    }
+
     @Test func resultsDoNotDependOnThreadCount() {
         let previous = Compute.threadCount
         defer { Compute.setThreadCount(previous) }
