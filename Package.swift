@@ -18,7 +18,11 @@ let package = Package(
         // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
         .target(name: "Model", dependencies: ["COpenBLAS"]),
         // The cluster protocol: frames, messages, authentication, sockets.
-        .target(name: "Wire"),
+        // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
+        .target(
+            name: "Wire",
+            swiftSettings: [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+        ),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
