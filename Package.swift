@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "worker", targets: ["Worker"]),
+        .executable(name: "bench-wire", targets: ["WireBench"]),
     ],
     targets: [
         // OpenBLAS's CBLAS interface, found through pkg-config.
@@ -27,6 +28,8 @@ let package = Package(
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
         .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
+        // Wire throughput against a raw socket (scripts/bench-wire.sh).
+        .executableTarget(name: "WireBench", dependencies: ["Wire"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ],
