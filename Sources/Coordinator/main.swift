@@ -6,6 +6,7 @@ import Wire
 /// Every top-level subcommand, in the order `--help` lists them.
 let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
+    GenerateCommand.self,
     InitModelCommand.self,
     DebugCommand.self,
 ]

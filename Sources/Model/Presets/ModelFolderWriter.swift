@@ -39,6 +39,7 @@ public enum ModelFolderWriter {
         SchedulerComponentWriter(),
         VAEComponentWriter(),
         UMT5ComponentWriter(),
+        TokenizerComponentWriter(),
     ]
 
     /// Writes `model_index.json` and every component of `options.preset` into `directory`.
