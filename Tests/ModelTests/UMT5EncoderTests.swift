@@ -302,4 +302,15 @@ struct UMT5RandomWeightsTests {
                     standardDeviation: 1 / Float(32).squareRoot()))
         #expect(UMT5Encoder.randomParameter(parameter, seed: 8) != stored)
     }
+
+    @Test("init-model presets get a text encoder whose width is the transformer's text_dim")
+    func presetConfigs() throws {
+        for preset in ModelPreset.all {
+            let config = UMT5ComponentWriter.config(for: preset)
+            try config.validate()
+            #expect(config.dModel == preset.transformer.textDim, "\(preset.name)")
+        }
+        #expect(UMT5ComponentWriter.config(for: .tiny).vocabSize == UMT5Config.tiny().vocabSize)
+        #expect(UMT5ComponentWriter().modelIndexEntry == ("transformers", "UMT5EncoderModel"))
+    }
 }

@@ -128,8 +128,9 @@ extension UMT5Encoder {
 
 /// Writes the `text_encoder/` of a model preset (see `ModelFolderWriter`).
 ///
-/// The `tiny` preset gets `UMT5Config.tiny` with `d_model` equal to the transformer's `text_dim`; every other
-/// preset gets the umT5-xxl shape Wan2.1 uses (with `d_model` = `text_dim`, 4096 for the real presets).
+/// The `tiny` preset gets `UMT5Config.tiny` with `d_model` equal to the transformer's `text_dim`; `bench` gets two
+/// layers of the umT5-xxl shape (the 256384 x 4096 embedding is still 1 billion parameters); every other preset
+/// the whole umT5-xxl shape Wan2.1 uses (5.7 billion parameters), always with `d_model` = `text_dim`.
 public struct UMT5ComponentWriter: ModelComponentWriter {
     /// Creates the writer.
     public init() {}
@@ -141,6 +142,7 @@ public struct UMT5ComponentWriter: ModelComponentWriter {
     /// The text encoder configuration of `preset`.
     public static func config(for preset: ModelPreset) -> UMT5Config {
         var config = preset.name == "tiny" ? UMT5Config.tiny() : UMT5Config.umt5XXL
+        if preset.name == "bench" { config.numLayers = 2 }
         config.dModel = preset.transformer.textDim
         return config
     }
