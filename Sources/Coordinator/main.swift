@@ -11,6 +11,9 @@ let coordinatorCommands: [any Command.Type] = [
     DebugCommand.self,
 ]
 
+// Same kernels on every machine: same bytes for the same job (may re-execute this program once).
+BLASRuntime.pinKernels()
+
 // A peer or child process that goes away must give an error on write, not kill the process.
 signal(SIGPIPE, SIG_IGN)
 
