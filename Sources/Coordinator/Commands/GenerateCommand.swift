@@ -45,7 +45,7 @@ enum GenerateCommand: Command {
         let options = try CommandLineOptions(arguments, specs: specs)
         let started = Date()
         if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
-        let modelPath = try options.string("--model") ?? DefaultModel.locate()
+        let modelPath = try options.string("--model") ?? DefaultModel.locate(log: { printError("generate: \($0)") })
         let folder = try ModelFolder(path: modelPath)
         var spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
         try spec.validate()
