@@ -1,5 +1,6 @@
 // bench-model: the Wan transformer forward pass on the `bench` preset, as GFLOP/s next to cblas_sgemm on the same
 // shapes, its peak resident memory per token count, and (optionally) diffusers' time on the same config.
+import COpenBLAS
 import Foundation
 import Model
 
@@ -12,10 +13,12 @@ struct BenchOptions {
     var model: String?
     var pytorchScript: String?
     var child: Int?
+    var profile: Int?
 
     static let usage = """
         usage: bench-model [--tokens 4096,16384] [--memory-tokens 1024,4096,16384] [--threads N] [--text-length 512]
                            [--model DIR] [--pytorch-script scripts/bench_model_torch.py]
+               bench-model --profile TOKENS --model DIR [--threads N]   (times one block's operations separately)
 
         Times the Wan transformer forward pass (batch 1, the `bench` preset unless --model) at each token count in
         --tokens, each in its own child process, against cblas_sgemm on the same matrix shapes; reports the peak
@@ -43,7 +46,9 @@ struct BenchOptions {
             case "--tokens": tokens = try list(value())
             case "--memory-tokens": memoryTokens = try list(value())
             case "--threads":
-                guard let n = Int(try value()), n >= 1, n <= 1024 else { throw BenchError("--threads expects 1...1024") }
+                guard let n = Int(try value()), n >= 1, n <= 1024 else {
+                    throw BenchError("--threads expects 1...1024")
+                }
                 threads = n
             case "--text-length":
                 guard let n = Int(try value()), n >= 1, n <= 4096 else {
@@ -55,6 +60,11 @@ struct BenchOptions {
             case "--child":
                 guard let n = Int(try value()), n >= 1 else { throw BenchError("--child expects a token count") }
                 child = n
+            case "--profile":
+                guard let n = Int(try value()), n >= 1024, n % 1024 == 0 else {
+                    throw BenchError("--profile expects a token count (multiple of 1024)")
+                }
+                profile = n
             case "--help", "-h":
                 print(BenchOptions.usage)
                 exit(0)
@@ -86,8 +96,10 @@ func runChild(tokens: Int, options: BenchOptions) throws {
     let timestep = Tensor(shape: [1], scalars: [500])
     // Warm-up on a small latent touches every weight page once.
     _ = try model(
-        hiddenStates: Tensor.randomNormal(shape: latentShape(tokens: 1024, config: config).enumerated().map {
-            $0.offset == 2 ? config.patchFrames : $0.element }, seed: 7, stream: 1),
+        hiddenStates: Tensor.randomNormal(
+            shape: latentShape(tokens: 1024, config: config).enumerated().map {
+                $0.offset == 2 ? config.patchFrames : $0.element
+            }, seed: 7, stream: 1),
         timestep: timestep, encoderHiddenStates: text)
     let latent = Tensor.randomNormal(shape: latentShape(tokens: tokens, config: config), seed: 7, stream: 2)
     let start = Date()
@@ -101,8 +113,10 @@ func runChild(tokens: Int, options: BenchOptions) throws {
 func spawnChild(tokens: Int, options: BenchOptions) throws -> (seconds: Double, peakBytes: Int) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    process.arguments = ["--child", "\(tokens)", "--model", options.model!, "--threads", "\(options.threads)",
-                         "--text-length", "\(options.textLength)"]
+    process.arguments = [
+        "--child", "\(tokens)", "--model", options.model!, "--threads", "\(options.threads)",
+        "--text-length", "\(options.textLength)",
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
@@ -121,8 +135,10 @@ func spawnChild(tokens: Int, options: BenchOptions) throws -> (seconds: Double, 
 func pytorchSeconds(script: String, tokens: Int, options: BenchOptions) -> Double? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, "--model", options.model!, "--tokens", "\(tokens)",
-                         "--threads", "\(options.threads)", "--text-length", "\(options.textLength)"]
+    process.arguments = [
+        "python3", script, "--model", options.model!, "--tokens", "\(tokens)",
+        "--threads", "\(options.threads)", "--text-length", "\(options.textLength)",
+    ]
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch { return nil }
@@ -144,6 +160,11 @@ func main() throws {
         try runChild(tokens: tokens, options: options)
         return
     }
+    if let tokens = options.profile {
+        guard options.model != nil else { throw BenchError("--profile needs --model") }
+        try profileBlock(tokens: tokens, options: options)
+        return
+    }
     Compute.setThreadCount(options.threads)
     var temporary: String?
     if options.model == nil {
@@ -154,12 +175,15 @@ func main() throws {
         temporary = folder
     }
     defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
-    let config = try WanTransformerConfig.load(path: WanTransformer.transformerDirectory(options.model!) + "/config.json")
-    print("# bench-model: dim \(config.innerDim), \(config.numLayers) layers, ffn \(config.ffnDim), "
-        + "text \(options.textLength) tokens, batch 1, \(options.threads) threads")
+    let config = try WanTransformerConfig.load(
+        path: WanTransformer.transformerDirectory(options.model!) + "/config.json")
+    print(
+        "# bench-model: dim \(config.innerDim), \(config.numLayers) layers, ffn \(config.ffnDim), "
+            + "text \(options.textLength) tokens, batch 1, \(options.threads) threads")
     print("")
-    print("| tokens | forward s | GFLOP | forward GFLOP/s | sgemm GFLOP/s (same shapes) | forward / sgemm "
-        + "| PyTorch s | ours / PyTorch time |")
+    print(
+        "| tokens | forward s | GFLOP | forward GFLOP/s | sgemm GFLOP/s (same shapes) | forward / sgemm "
+            + "| PyTorch s | ours / PyTorch time |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     var peaks: [Int: Int] = [:]
     for tokens in options.tokens {
@@ -169,14 +193,18 @@ func main() throws {
         let work = transformerMatmuls(config, tokens: tokens, textLength: options.textLength)
         let flops = work.reduce(0) { $0 + $1.flops }
         log("sgemm on the same shapes...")
+        // The reference is OpenBLAS's own threading at the same thread count (our kernels keep OpenBLAS
+        // single-threaded and split products themselves; see Compute).
+        openblas_set_num_threads(Int32(options.threads))
         var sgemmTime = 0.0
         for item in work {
             let seconds = sgemmSeconds(for: item)
-            log(String(format: "  %-46@ %9.1f GFLOP %7.1f GFLOP/s", item.label as NSString, item.flops / 1e9,
-                       item.flops / seconds / 1e9))
+            let label = item.label.padding(toLength: 46, withPad: " ", startingAt: 0)
+            log(String(format: "  %@ %9.1f GFLOP %7.1f GFLOP/s", label, item.flops / 1e9, item.flops / seconds / 1e9))
             sgemmTime += seconds
         }
-        var torchText = "-", ratioText = "-"
+        var torchText = "-"
+        var ratioText = "-"
         if let script = options.pytorchScript {
             log("diffusers forward at \(tokens) tokens...")
             if let torch = pytorchSeconds(script: script, tokens: tokens, options: options) {
@@ -186,9 +214,11 @@ func main() throws {
                 torchText = "failed"
             }
         }
-        print(String(format: "| %d | %.2f | %.0f | %.1f | %.1f | %.0f%% | %@ | %@ |", tokens, run.seconds, flops / 1e9,
-                     flops / run.seconds / 1e9, flops / sgemmTime / 1e9, 100 * sgemmTime / run.seconds,
-                     torchText as NSString, ratioText as NSString))
+        print(
+            String(
+                format: "| %d | %.2f | %.0f | %.1f | %.1f | %.0f%% | %@ | %@ |", tokens, run.seconds, flops / 1e9,
+                flops / run.seconds / 1e9, flops / sgemmTime / 1e9, 100 * sgemmTime / run.seconds,
+                torchText as NSString, ratioText as NSString))
     }
     print("")
     print("| tokens | peak resident MB | MB per 1,024 tokens above the weights |")
@@ -202,8 +232,10 @@ func main() throws {
             log("peak memory at \(tokens) tokens...")
             peak = try spawnChild(tokens: tokens, options: options).peakBytes
         }
-        print(String(format: "| %d | %.0f | %.1f |", tokens, Double(peak) / 1e6,
-                     (Double(peak) - weightBytes) / 1e6 / Double(tokens / 1024)))
+        print(
+            String(
+                format: "| %d | %.0f | %.1f |", tokens, Double(peak) / 1e6,
+                (Double(peak) - weightBytes) / 1e6 / Double(tokens / 1024)))
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 @testable import Model
 
 /// A temporary copy of a fixture transformer folder whose weights went through `edit`.
-func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) -> Void) throws -> String {
+private func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) -> Void) throws -> String {
     let source = Fixtures.path("transformer/frames3_nonsquare/transformer")
     let folder = FileManager.default.temporaryDirectory
         .appendingPathComponent("transformer-loading-\(UUID().uuidString)").path
@@ -20,7 +20,9 @@ func editedTransformerFolder(_ edit: (inout [(name: String, tensor: Tensor)]) ->
 }
 
 /// The error thrown by loading `folder`, or nil.
-func loadingError(_ folder: String, layers: Range<Int>? = nil, entry: Bool = true, exit: Bool = true) -> (any Error)? {
+private func loadingError(_ folder: String, layers: Range<Int>? = nil, entry: Bool = true, exit: Bool = true) -> (
+    any Error
+)? {
     do {
         _ = try WanTransformer.load(folder, layers: layers, includeEntry: entry, includeExit: exit)
         return nil
@@ -48,8 +50,11 @@ struct TransformerLoadingTests {
         }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let error = loadingError(folder) as? CheckpointError
-        #expect(error == .unusedKeys(keys: ["blocks.0.attn1.norm_added_q.weight"],
-                                     files: ["diffusion_pytorch_model.safetensors"]))
+        #expect(
+            error
+                == .unusedKeys(
+                    keys: ["blocks.0.attn1.norm_added_q.weight"],
+                    files: ["diffusion_pytorch_model.safetensors"]))
         // The stage hosting block 0 sees it too; a stage without block 0 does not.
         #expect(loadingError(folder, layers: 0..<1, entry: false, exit: false) != nil)
         #expect(loadingError(folder, layers: 1..<2, entry: false, exit: true) == nil)
@@ -63,8 +68,11 @@ struct TransformerLoadingTests {
         }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let error = loadingError(folder) as? CheckpointError
-        #expect(error == .shapeMismatch(key: "blocks.0.ffn.net.0.proj.weight", file: "diffusion_pytorch_model.safetensors",
-                                        expected: [40, 24], found: [41, 24]))
+        #expect(
+            error
+                == .shapeMismatch(
+                    key: "blocks.0.ffn.net.0.proj.weight", file: "diffusion_pytorch_model.safetensors",
+                    expected: [40, 24], found: [41, 24]))
         #expect(error?.description.contains("[40, 24]") == true)
     }
 

@@ -36,7 +36,9 @@ struct TransformerParityTests {
         let folder = Fixtures.path("transformer/\(name)")
         let whole = try WanTransformer.load(folder)
         let (inputs, _) = try transformerFixture(name)
-        let hidden = inputs["hidden_states"]!, timestep = inputs["timestep"]!, text = inputs["encoder_hidden_states"]!
+        let hidden = inputs["hidden_states"]!
+        let timestep = inputs["timestep"]!
+        let text = inputs["encoder_hidden_states"]!
         let reference = try whole(hiddenStates: hidden, timestep: timestep, encoderHiddenStates: text)
 
         let layers = whole.config.numLayers
@@ -60,12 +62,14 @@ struct TransformerParityTests {
         let (inputs, _) = try transformerFixture("frames3_nonsquare")
         let middle = try WanTransformer.load(folder, layers: 1..<2, includeEntry: false, includeExit: false)
         #expect(throws: TransformerError.self) {
-            _ = try middle.embed(hiddenStates: inputs["hidden_states"]!, timestep: inputs["timestep"]!,
-                                 encoderHiddenStates: inputs["encoder_hidden_states"]!)
+            _ = try middle.embed(
+                hiddenStates: inputs["hidden_states"]!, timestep: inputs["timestep"]!,
+                encoderHiddenStates: inputs["encoder_hidden_states"]!)
         }
         let whole = try WanTransformer.load(folder)
-        let state = try whole.embed(hiddenStates: inputs["hidden_states"]!, timestep: inputs["timestep"]!,
-                                    encoderHiddenStates: inputs["encoder_hidden_states"]!)
+        let state = try whole.embed(
+            hiddenStates: inputs["hidden_states"]!, timestep: inputs["timestep"]!,
+            encoderHiddenStates: inputs["encoder_hidden_states"]!)
         #expect(throws: TransformerError.self) { _ = try middle.runBlocks(1..<2, state) }  // state is at block 0
         #expect(throws: TransformerError.self) { _ = try whole.finish(state) }  // blocks not run
         #expect(throws: TransformerError.self) { _ = try middle.finish(state) }
@@ -84,8 +88,9 @@ struct TransformerInputTests {
 
     func message(hidden: Tensor? = nil, timestep: Tensor? = nil, text: Tensor? = nil) -> String {
         do {
-            _ = try model.embed(hiddenStates: hidden ?? inputs["hidden_states"]!, timestep: timestep ?? inputs["timestep"]!,
-                                encoderHiddenStates: text ?? inputs["encoder_hidden_states"]!)
+            _ = try model.embed(
+                hiddenStates: hidden ?? inputs["hidden_states"]!, timestep: timestep ?? inputs["timestep"]!,
+                encoderHiddenStates: text ?? inputs["encoder_hidden_states"]!)
             return "accepted"
         } catch {
             return "\(error)"

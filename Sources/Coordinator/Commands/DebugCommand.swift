@@ -12,11 +12,14 @@ enum DebugCommand: Command {
             DebugTransformerCommand.self,
             DebugVAEDecodeCommand.self,
             DebugVAEEncodeCommand.self,
+            DebugTokenizeCommand.self,
+            DebugTextEncodeCommand.self,
         ]
     }
 
     static func run(_ arguments: [String]) throws -> Int32 {
-        dispatch(arguments, commands: subcommands, programName: "coordinator debug",
+        dispatch(
+            arguments, commands: subcommands, programName: "coordinator debug",
             description: "Runs one model component on tensors read from a safetensors file and writes its output.")
     }
 }

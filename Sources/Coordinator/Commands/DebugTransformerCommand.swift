@@ -10,8 +10,10 @@ enum DebugTransformerCommand: Command {
 
     static let specs: [OptionSpec] = [
         .value("--model", "DIR", "a model folder, or its transformer/ subfolder"),
-        .value("--input", "IN.safetensors", "hidden_states F32 [B,C,F,H,W], timestep F32 [B] or [B,tokens], "
-            + "encoder_hidden_states F32 [B,L,text_dim]"),
+        .value(
+            "--input", "IN.safetensors",
+            "hidden_states F32 [B,C,F,H,W], timestep F32 [B] or [B,tokens], "
+                + "encoder_hidden_states F32 [B,L,text_dim]"),
         .value("--output", "OUT.safetensors", "where to write sample F32 [B,out_channels,F,H,W]"),
         .value("--threads", "N", "compute threads (default: all cores)"),
     ]
@@ -23,11 +25,13 @@ enum DebugTransformerCommand: Command {
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") || arguments.contains("-h") {
-            print(usageText(
-                synopsis: "coordinator debug transformer --model DIR --input IN.safetensors --output OUT.safetensors "
-                    + "[--threads N]",
-                description: "Runs the Wan video transformer (diffusers WanTransformer3DModel, text-to-video) once "
-                    + "and writes its output.", specs: specs))
+            print(
+                usageText(
+                    synopsis:
+                        "coordinator debug transformer --model DIR --input IN.safetensors --output OUT.safetensors "
+                        + "[--threads N]",
+                    description: "Runs the Wan video transformer (diffusers WanTransformer3DModel, text-to-video) once "
+                        + "and writes its output.", specs: specs))
             return 0
         }
         let options = try CommandLineOptions(arguments, specs: specs)
@@ -45,10 +49,11 @@ enum DebugTransformerCommand: Command {
             encoderHiddenStates: inputs["encoder_hidden_states"]!)
         let finished = Date()
         try SafeTensorsWriter.write([(name: "sample", tensor: sample)], dtype: .float32, to: outputPath)
-        printError(String(
-            format: "debug transformer: sample %@ written to %@ (load %.2f s, forward %.2f s, %d threads)",
-            "\(sample.shape)", outputPath, loaded.timeIntervalSince(start), finished.timeIntervalSince(loaded),
-            Compute.threadCount))
+        printError(
+            String(
+                format: "debug transformer: sample %@ written to %@ (load %.2f s, forward %.2f s, %d threads)",
+                "\(sample.shape)", outputPath, loaded.timeIntervalSince(start), finished.timeIntervalSince(loaded),
+                Compute.threadCount))
         return 0
     }
 
@@ -58,8 +63,9 @@ enum DebugTransformerCommand: Command {
         let expected = Set(inputRanks.map(\.name))
         let unknown = file.names.filter { !expected.contains($0) }.sorted()
         guard unknown.isEmpty else {
-            throw TransformerError.invalidInput("\(path) has unexpected tensor(s) \(unknown); expected exactly "
-                + inputRanks.map(\.name).joined(separator: ", "))
+            throw TransformerError.invalidInput(
+                "\(path) has unexpected tensor(s) \(unknown); expected exactly "
+                    + inputRanks.map(\.name).joined(separator: ", "))
         }
         var tensors: [String: Tensor] = [:]
         for (name, ranks) in inputRanks {
@@ -72,7 +78,8 @@ enum DebugTransformerCommand: Command {
             }
             guard ranks.contains(stored.shape.count) else {
                 throw TransformerError.invalidInput(
-                    "\(path): \"\(name)\" has shape \(stored.shape), expected rank \(ranks.map(String.init).joined(separator: " or "))")
+                    "\(path): \"\(name)\" has shape \(stored.shape), expected rank "
+                        + ranks.map(String.init).joined(separator: " or "))
             }
             tensors[name] = stored.float32()
         }

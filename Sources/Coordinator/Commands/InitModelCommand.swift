@@ -41,8 +41,9 @@ enum InitModelCommand: Command {
         if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
         let folderOptions = ModelFolderOptions(preset: preset, seed: seed, dtype: dtype)
         let parameters = preset.transformer.parameterCount
-        printError("init-model: preset \(preset.name), \(parameters) transformer parameters, seed \(seed), "
-            + "dtype \(folderOptions.dtype.rawValue) -> \(output)")
+        printError(
+            "init-model: preset \(preset.name), \(parameters) transformer parameters, seed \(seed), "
+                + "dtype \(folderOptions.dtype.rawValue) -> \(output)")
         let start = Date()
         try ModelFolderWriter.write(folderOptions, to: output, force: options.flag("--force")) { line in
             printError("init-model: " + line)

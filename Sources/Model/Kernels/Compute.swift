@@ -9,6 +9,12 @@ import Synchronization
 /// Determinism: `parallelFor` only decides *which thread* runs each index; every index is run exactly once
 /// by `body`, and kernels make each output element depend on one index only, computed in one fixed order.
 /// So results are bit-identical whatever the thread count.
+///
+/// OpenBLAS itself always runs single-threaded (`openblas_set_num_threads(1)`): its own work split depends
+/// on its thread count and changes the last bits of sgemm results (measured with OpenBLAS 0.3.21: 1 vs 2
+/// threads differ by up to ~1e-4 absolute on a 4096x1536x1536 product). Instead `Ops` cuts every product
+/// into a grid of blocks that depends only on the shapes and runs `threadCount` single-threaded sgemm calls
+/// at once through `parallelFor`, so the thread setting drives OpenBLAS's parallelism without changing bits.
 public enum Compute {
     /// The configured thread count; 0 until first set or read.
     private static let configuredThreadCount = Atomic<Int>(0)
@@ -22,12 +28,17 @@ public enum Compute {
         return cores
     }
 
-    /// Sets the number of threads for OpenBLAS and for our own parallel loops (at least 1).
+    /// Sets the number of threads for our parallel loops (at least 1), which also run the sgemm blocks.
     public static func setThreadCount(_ count: Int) {
         let count = max(1, min(count, 4096))
+        _ = openBLASSingleThreaded
         configuredThreadCount.store(count, ordering: .relaxed)
-        openblas_set_num_threads(Int32(count))
     }
+
+    /// Puts OpenBLAS in single-threaded mode once, before the first sgemm (see the type's documentation).
+    static let openBLASSingleThreaded: Void = {
+        openblas_set_num_threads(1)
+    }()
 
     /// Runs `body(index)` once for every index in `0..<count`, spread over `threadCount` threads.
     ///

@@ -6,7 +6,7 @@ import Foundation
 extension Ops {
     /// x * sigmoid(x) elementwise (torch.nn.functional.silu).
     public static func silu(_ x: Tensor) -> Tensor {
-        vectorMap(x, FastMath.silu)
+        vectorMap(x) { FastMath.silu($0) }
     }
 
     /// 0.5 x (1 + erf(x / sqrt 2)) elementwise: the exact GELU (torch.nn.functional.gelu).
@@ -17,12 +17,12 @@ extension Ops {
     /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) elementwise: GELU with the tanh approximation
     /// (torch gelu(approximate="tanh"), transformers gelu_new).
     public static func geluTanh(_ x: Tensor) -> Tensor {
-        vectorMap(x, FastMath.geluTanh)
+        vectorMap(x) { FastMath.geluTanh($0) }
     }
 
-    /// A 16-lane function applied to every element, in parallel over fixed blocks.
-    @inlinable
-    static func vectorMap(_ x: Tensor, _ function: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
+    /// A vectorisable function applied to every element, in parallel over fixed blocks.
+    @inline(__always)
+    static func vectorMap(_ x: Tensor, _ function: (Float) -> Float) -> Tensor {
         Tensor(shape: x.shape) { output in
             x.withUnsafeBufferPointer { input in
                 let source = input.baseAddress, destination = output.baseAddress
@@ -37,7 +37,7 @@ extension Ops {
     }
 
     /// `body(row, input, output)` for every last-dimension row of `x`, in parallel over fixed blocks of rows.
-    @inlinable
+    @inline(__always)
     static func mapRows(
         _ x: Tensor, _ body: (_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ width: Int) -> Void
     ) -> Tensor {
@@ -64,11 +64,9 @@ extension Ops {
     /// Softmax over the last dimension (torch.softmax(x, dim=-1)). A row of all -infinity gives NaN, as in torch.
     public static func softmax(_ x: Tensor) -> Tensor {
         mapRows(x) { input, output, width in
-            var maximum = -Float.infinity
-            for index in 0..<width { maximum = max(maximum, input[index]) }
-            let shift = maximum
+            let shift = FastMath.maximum(input, count: width)
             FastMath.apply(input, output, count: width) { FastMath.exp($0 - shift) }
-            let total = sumInFixedOrder(output, count: width)
+            let total = FastMath.sum(output, count: width)
             let inverse = 1 / total
             for index in 0..<width { output[index] *= inverse }
         }
@@ -119,23 +117,5 @@ extension Ops {
                 for index in 0..<width { output[index] *= weightValues[index] }
             }
         }
-    }
-
-    /// The sum of `count` values in one fixed order (16 lane-wise partial sums, then the lanes in order).
-    @inlinable
-    static func sumInFixedOrder(_ values: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD16<Float>(repeating: 0)
-        var index = 0
-        let raw = UnsafeRawPointer(values)
-        while index + 16 <= count {
-            lanes += raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
-            index += 16
-        }
-        var total = lanes.sum()
-        while index < count {
-            total += values[index]
-            index += 1
-        }
-        return total
     }
 }

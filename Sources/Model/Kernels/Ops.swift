@@ -10,8 +10,7 @@ public enum Ops {}
 // MARK: - sgemm
 
 extension Ops {
-    /// C[m, n] = alpha * op(A) op(B) + beta * C, row-major, through `cblas_sgemm`.
-    @inlinable
+    /// C[m, n] = alpha * op(A) op(B) + beta * C, row-major, through one single-threaded `cblas_sgemm` call.
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
@@ -24,9 +23,49 @@ extension Ops {
             }
             return
         }
+        _ = Compute.openBLASSingleThreaded
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}
+
+// MARK: - Parallel sgemm
+
+extension Ops {
+    /// Rows of C per block of a parallel product.
+    @usableFromInline static let gemmRowBlock = 512
+    /// Columns of C per block of a parallel product (also the widening block of 16-bit Linear weights).
+    @usableFromInline static let gemmColumnBlock = 2048
+    /// Products smaller than this many multiply-adds run as one call.
+    @usableFromInline static let gemmSerialLimit = 1 << 21
+
+    /// The number of row and column blocks `parallelSgemm` cuts an [m, n] product into. It depends only on
+    /// the shapes, never on the thread count, so the sgemm calls (and the bits) are always the same.
+    static func gemmGrid(m: Int, n: Int, k: Int) -> (rows: Int, columns: Int) {
+        if m * n * k <= gemmSerialLimit { return (1, 1) }
+        return ((m + gemmRowBlock - 1) / gemmRowBlock, (n + gemmColumnBlock - 1) / gemmColumnBlock)
+    }
+
+    /// `sgemm` cut into the fixed `gemmGrid` of C blocks, run in parallel.
+    static func parallelSgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let grid = gemmGrid(m: m, n: n, k: k)
+        Compute.parallelFor(grid.rows * grid.columns) { block in
+            let row = (block / grid.columns) * gemmRowBlock
+            let column = (block % grid.columns) * gemmColumnBlock
+            let rows = grid.rows == 1 ? m : min(gemmRowBlock, m - row)
+            let columns = grid.columns == 1 ? n : min(gemmColumnBlock, n - column)
+            // Row `row` of op(A) and column `column` of op(B).
+            let aBlock = transposeA ? a + row : a + row * lda
+            let bBlock = transposeB ? b + column * ldb : b + column
+            sgemm(
+                transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
+                a: aBlock, lda: lda, b: bBlock, ldb: ldb, beta: beta, c: c + row * ldc + column, ldc: ldc)
+        }
     }
 }
 
@@ -57,7 +96,7 @@ extension Ops {
             return Tensor(shape: outputShape) { output in
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
-                        sgemm(
+                        parallelSgemm(
                             transposeA: false, transposeB: transposeB, m: batch * m, n: n, k: k,
                             a: pa.baseAddress!, lda: columnsA, b: pb.baseAddress!, ldb: columnsB,
                             c: output.baseAddress!, ldc: n)
@@ -71,7 +110,7 @@ extension Ops {
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     for entry in 0..<batch {
-                        sgemm(
+                        parallelSgemm(
                             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                             a: pa.baseAddress! + entry * strideA, lda: columnsA,
                             b: pb.baseAddress! + entry * strideB, ldb: columnsB,
@@ -218,7 +257,7 @@ extension Ops {
     }
 
     /// f(x) elementwise, in parallel over fixed blocks.
-    @inlinable
+    @inline(__always)
     static func map(_ x: Tensor, _ transform: (Float) -> Float) -> Tensor {
         Tensor(shape: x.shape) { output in
             x.withUnsafeBufferPointer { input in
@@ -234,7 +273,7 @@ extension Ops {
     }
 
     /// f(a, b) elementwise for two tensors of the same element count.
-    @inlinable
+    @inline(__always)
     static func zipMap(_ a: Tensor, _ b: Tensor, _ transform: (Float, Float) -> Float) -> Tensor {
         Tensor(shape: a.shape) { output in
             a.withUnsafeBufferPointer { left in

@@ -3,7 +3,9 @@
 /// A fully connected layer with PyTorch's weight layout ([out, in]).
 ///
 /// float32 weights are read straight from the (memory-mapped) checkpoint; float16/bfloat16 weights stay
-/// 16-bit and are widened per call, a block of output rows at a time, so the widened copy stays small.
+/// 16-bit and are widened per call, `Ops.gemmColumnBlock` output rows at a time, so the widened copy stays
+/// small. Both paths run the same fixed grid of sgemm blocks, so a 16-bit weight gives exactly the result
+/// of its widened float32 copy.
 public struct Linear: Sendable {
     /// The weight, [out, in].
     public let weight: StoredTensor
@@ -11,9 +13,6 @@ public struct Linear: Sendable {
     public let bias: StoredTensor?
     /// Widened bias values (small, kept as float32).
     private let biasValues: [Float]?
-
-    /// Elements of a widened weight block (16 MB of float32).
-    static let widenBlockElements = 1 << 22
 
     /// A layer from stored tensors; `weight` must be [out, in] and `bias` [out].
     public init(weight: StoredTensor, bias: StoredTensor?) {
@@ -55,24 +54,44 @@ public struct Linear: Sendable {
             x.withUnsafeBufferPointer { input in
                 let a = input.baseAddress!
                 let direct: Void? = weight.withFloat32PointerIfStored { w in
-                    Ops.sgemm(
+                    Ops.parallelSgemm(
                         transposeA: false, transposeB: true, m: rows, n: outputWidth, k: inputWidth,
                         a: a, lda: inputWidth, b: w, ldb: inputWidth, beta: 1, c: out, ldc: outputWidth)
                 }
                 if direct != nil { return }
-                let blockRows = max(1, min(outputWidth, Linear.widenBlockElements / inputWidth))
+                // The same column blocks as the float32 grid; a product too small to split stays whole.
+                let grid = Ops.gemmGrid(m: rows, n: outputWidth, k: inputWidth)
+                let blockRows = grid.columns == 1 ? outputWidth : Ops.gemmColumnBlock
                 let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * inputWidth)
                 defer { block.deallocate() }
                 var start = 0
                 while start < outputWidth {
                     let count = min(blockRows, outputWidth - start)
-                    weight.widen(elements: (start * inputWidth)..<((start + count) * inputWidth), into: block)
-                    Ops.sgemm(
-                        transposeA: false, transposeB: true, m: rows, n: count, k: inputWidth,
-                        a: a, lda: inputWidth, b: block, ldb: inputWidth, beta: 1, c: out + start, ldc: outputWidth)
+                    Linear.widenInParallel(weight, rows: start..<(start + count), width: inputWidth, into: block)
+                    // Rows of the product are cut as the float32 grid cuts them.
+                    let rowGrid = grid.rows
+                    Compute.parallelFor(rowGrid) { rowBlock in
+                        let first = rowGrid == 1 ? 0 : rowBlock * Ops.gemmRowBlock
+                        let blockCount = rowGrid == 1 ? rows : min(Ops.gemmRowBlock, rows - first)
+                        Ops.sgemm(
+                            transposeA: false, transposeB: true, m: blockCount, n: count, k: inputWidth,
+                            a: a + first * inputWidth, lda: inputWidth, b: block, ldb: inputWidth, beta: 1,
+                            c: out + first * outputWidth + start, ldc: outputWidth)
+                    }
                     start += count
                 }
             }
+        }
+    }
+
+    /// Widens weight rows `rows` ([*, width]) into `destination`, in parallel over fixed chunks.
+    static func widenInParallel(_ weight: StoredTensor, rows: Range<Int>, width: Int, into destination: UnsafeMutablePointer<Float>) {
+        let chunkRows = max(1, (1 << 16) / max(width, 1))
+        let chunks = (rows.count + chunkRows - 1) / chunkRows
+        Compute.parallelFor(chunks) { chunk in
+            let first = rows.lowerBound + chunk * chunkRows
+            let last = min(rows.upperBound, first + chunkRows)
+            weight.widen(elements: (first * width)..<(last * width), into: destination + (first - rows.lowerBound) * width)
         }
     }
 }

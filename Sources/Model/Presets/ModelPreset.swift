@@ -17,7 +17,9 @@ public struct ModelPreset: Sendable {
     public let defaultDType: DType
 
     /// Creates a preset.
-    public init(name: String, summary: String, transformer: WanTransformerConfig, flowShift: Double, defaultDType: DType) {
+    public init(
+        name: String, summary: String, transformer: WanTransformerConfig, flowShift: Double, defaultDType: DType
+    ) {
         self.name = name
         self.summary = summary
         self.transformer = transformer

@@ -34,7 +34,8 @@ public struct TransformerComponentWriter: ModelComponentWriter {
             let base = buffer.baseAddress!
             Compute.parallelFor((count + chunk - 1) / chunk) { part in
                 for index in (part * chunk)..<min(count, (part + 1) * chunk) {
-                    base[index] = standardDeviation * KeyedRandom.normal(seed: seed, stream: stream, index: UInt64(index))
+                    base[index] =
+                        standardDeviation * KeyedRandom.normal(seed: seed, stream: stream, index: UInt64(index))
                 }
             }
         }
@@ -63,21 +64,26 @@ public struct TransformerComponentWriter: ModelComponentWriter {
         var weightMap: [(String, String)] = []
         var writtenBytes = 0
         for (index, shard) in shards.enumerated() {
-            let fileName = shards.count == 1
+            let fileName =
+                shards.count == 1
                 ? "\(stem).safetensors"
                 : String(format: "\(stem)-%05d-of-%05d.safetensors", index + 1, shards.count)
-            let tensors = shard.map { (name: $0.name, tensor: TransformerComponentWriter.parameter($0, seed: options.seed)) }
+            let tensors = shard.map {
+                (name: $0.name, tensor: TransformerComponentWriter.parameter($0, seed: options.seed))
+            }
             try SafeTensorsWriter.write(
                 tensors, dtype: options.dtype, metadata: ["format": "pt"], to: directory + "/" + fileName)
             weightMap += shard.map { ($0.name, fileName) }
             writtenBytes += shard.reduce(0) { $0 + $1.count * options.dtype.byteSize }
-            progress(String(
-                format: "  %@: %d tensors, %.1f of %.1f MB", fileName, shard.count, Double(writtenBytes) / 1e6,
-                Double(totalBytes) / 1e6))
+            progress(
+                String(
+                    format: "  %@: %d tensors, %.1f of %.1f MB", fileName, shard.count, Double(writtenBytes) / 1e6,
+                    Double(totalBytes) / 1e6))
         }
         if shards.count > 1 {
             let entries = weightMap.sorted { $0.0 < $1.0 }.map { "    \"\($0.0)\": \"\($0.1)\"" }
-            let index = "{\n  \"metadata\": {\n    \"total_size\": \(totalBytes)\n  },\n  \"weight_map\": {\n"
+            let index =
+                "{\n  \"metadata\": {\n    \"total_size\": \(totalBytes)\n  },\n  \"weight_map\": {\n"
                 + entries.joined(separator: ",\n") + "\n  }\n}\n"
             try ModelFolderWriter.writeFile(index, to: directory + "/\(stem).safetensors.index.json")
         }

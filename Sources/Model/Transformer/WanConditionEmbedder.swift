@@ -22,11 +22,13 @@ public struct WanConditionEmbedder: Sendable {
         self.dim = dim
         timeLinear1 = try Linear(
             store: store, prefix: prefix + "time_embedder.linear_1", inFeatures: config.freqDim, outFeatures: dim)
-        timeLinear2 = try Linear(store: store, prefix: prefix + "time_embedder.linear_2", inFeatures: dim, outFeatures: dim)
+        timeLinear2 = try Linear(
+            store: store, prefix: prefix + "time_embedder.linear_2", inFeatures: dim, outFeatures: dim)
         timeProjection = try Linear(store: store, prefix: prefix + "time_proj", inFeatures: dim, outFeatures: 6 * dim)
         textLinear1 = try Linear(
             store: store, prefix: prefix + "text_embedder.linear_1", inFeatures: config.textDim, outFeatures: dim)
-        textLinear2 = try Linear(store: store, prefix: prefix + "text_embedder.linear_2", inFeatures: dim, outFeatures: dim)
+        textLinear2 = try Linear(
+            store: store, prefix: prefix + "text_embedder.linear_2", inFeatures: dim, outFeatures: dim)
     }
 
     /// diffusers `get_timestep_embedding(t, channels, flip_sin_to_cos=True, downscale_freq_shift=0)`:

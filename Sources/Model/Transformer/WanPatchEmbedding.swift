@@ -55,13 +55,17 @@ public struct WanPatchEmbedding: Sendable {
         guard shape[1] == inChannels else {
             throw .invalidInput("hidden_states has \(shape[1]) channels, the model expects in_channels = \(inChannels)")
         }
-        let extents = [("frames", shape[2], patch.frames), ("height", shape[3], patch.height),
-                       ("width", shape[4], patch.width)]
+        let extents = [
+            ("frames", shape[2], patch.frames), ("height", shape[3], patch.height),
+            ("width", shape[4], patch.width),
+        ]
         for (name, extent, size) in extents where extent <= 0 || extent % size != 0 {
-            throw .invalidInput("hidden_states \(name) = \(extent) is not a positive multiple of the patch size \(size)")
+            throw .invalidInput(
+                "hidden_states \(name) = \(extent) is not a positive multiple of the patch size \(size)")
         }
-        return WanPatchGrid(batch: shape[0], frames: shape[2] / patch.frames, height: shape[3] / patch.height,
-                            width: shape[4] / patch.width)
+        return WanPatchGrid(
+            batch: shape[0], frames: shape[2] / patch.frames, height: shape[3] / patch.height,
+            width: shape[4] / patch.width)
     }
 
     /// Embeds `latent` `[B, C, F, H, W]` into `[B, N, dim]`, tokens in (frame, row, column) order.
@@ -84,7 +88,8 @@ public struct WanPatchEmbedding: Sendable {
                     for c in 0..<inChannels {
                         for kt in 0..<pt {
                             for kh in 0..<ph {
-                                let base = (((b * inChannels + c) * frames + f * pt + kt) * height + h * ph + kh) * width
+                                let base =
+                                    (((b * inChannels + c) * frames + f * pt + kt) * height + h * ph + kh) * width
                                     + w * pw
                                 for kw in 0..<pw {
                                     out[index] = input[base + kw]
@@ -120,7 +125,8 @@ public struct WanPatchEmbedding: Sendable {
                         for kh in 0..<ph {
                             for kw in 0..<pw {
                                 for c in 0..<outChannels {
-                                    let target = (((b * outChannels + c) * frames + f * pt + kt) * height + h * ph + kh)
+                                    let target =
+                                        (((b * outChannels + c) * frames + f * pt + kt) * height + h * ph + kh)
                                         * width + w * pw + kw
                                     out[target] = input[index]
                                     index += 1

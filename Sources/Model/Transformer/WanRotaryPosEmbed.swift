@@ -43,7 +43,8 @@ public struct WanRotaryPosEmbed: Sendable {
     public func tables(frames: Int, height: Int, width: Int) throws(TransformerError) -> WanRotaryTables {
         for (name, extent) in [("frames", frames), ("height", height), ("width", width)] {
             guard extent > 0, extent <= maxSeqLen else {
-                throw .invalidInput("\(name) after patching must be in 1...\(maxSeqLen) (rope_max_seq_len), got \(extent)")
+                throw .invalidInput(
+                    "\(name) after patching must be in 1...\(maxSeqLen) (rope_max_seq_len), got \(extent)")
             }
         }
         let frameAngles = axisTable(dim: axisDims.frames, positions: frames)
@@ -104,7 +105,8 @@ public struct WanRotaryPosEmbed: Sendable {
         let pairs = tables.cosines.shape[1]
         let width = x.shape[x.rank - 1]
         let tokens = x.rank >= 2 ? x.shape[x.rank - 2] : 1
-        precondition(tokens == tables.tokens && width % (2 * pairs) == 0,
+        precondition(
+            tokens == tables.tokens && width % (2 * pairs) == 0,
             "rotary tables [\(tables.tokens), \(pairs)] do not fit activations \(x.shape)")
         let rows = x.count / width
         let heads = width / (2 * pairs)

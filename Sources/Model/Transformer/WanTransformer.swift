@@ -45,7 +45,8 @@ public struct WanTransformer: Sendable {
         let layers = layers ?? 0..<config.numLayers
         guard layers.lowerBound >= 0, layers.upperBound <= config.numLayers else {
             throw TransformerError.invalidInput(
-                "layer range \(layers.lowerBound)..<\(layers.upperBound) is outside the model's 0..<\(config.numLayers)")
+                "layer range \(layers.lowerBound)..<\(layers.upperBound) is outside the model's 0..<\(config.numLayers)"
+            )
         }
         self.config = config
         self.layers = layers
@@ -95,7 +96,8 @@ public struct WanTransformer: Sendable {
         let directory = transformerDirectory(path)
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configPath) else {
-            throw TransformerError.io("no transformer config: neither \(path)/transformer/config.json nor \(configPath) exists")
+            throw TransformerError.io(
+                "no transformer config: neither \(path)/transformer/config.json nor \(configPath) exists")
         }
         let config = try WanTransformerConfig.load(path: configPath)
         let store = try WeightStore(directory: directory, fileStem: "diffusion_pytorch_model")
@@ -121,22 +123,26 @@ public struct WanTransformer: Sendable {
         -> TransformerStageState
     {
         guard let patchEmbedding, let conditionEmbedder else {
-            throw TransformerError.invalidInput("this stage does not host the entry piece (patch and condition embedding)")
+            throw TransformerError.invalidInput(
+                "this stage does not host the entry piece (patch and condition embedding)")
         }
         let grid = try patchEmbedding.grid(ofLatentShape: hiddenStates.shape)
         let batch = grid.batch
         switch timestep.rank {
         case 1:
             guard timestep.shape[0] == batch else {
-                throw TransformerError.invalidInput("timestep has shape \(timestep.shape), expected [\(batch)] (one per sample)")
+                throw TransformerError.invalidInput(
+                    "timestep has shape \(timestep.shape), expected [\(batch)] (one per sample)")
             }
         case 2:
             guard timestep.shape[0] == batch, timestep.shape[1] == grid.tokens || timestep.shape[1] == 1 else {
                 throw TransformerError.invalidInput(
-                    "timestep has shape \(timestep.shape), expected [\(batch), \(grid.tokens)] (one per token) or [\(batch), 1]")
+                    "timestep has shape \(timestep.shape), expected [\(batch), \(grid.tokens)] (one per token) "
+                        + "or [\(batch), 1]")
             }
         default:
-            throw TransformerError.invalidInput("timestep must be [batch] or [batch, tokens], got shape \(timestep.shape)")
+            throw TransformerError.invalidInput(
+                "timestep must be [batch] or [batch, tokens], got shape \(timestep.shape)")
         }
         let text = encoderHiddenStates.shape
         guard text.count == 3, text[0] == batch, text[1] > 0, text[2] == config.textDim else {
@@ -202,7 +208,8 @@ public struct WanTransformer: Sendable {
     /// The whole forward pass: `embed`, every block, `finish`.
     public func callAsFunction(hiddenStates: Tensor, timestep: Tensor, encoderHiddenStates: Tensor) throws -> Tensor {
         guard hostsEntry, hostsExit, layers == 0..<config.numLayers else {
-            throw TransformerError.invalidInput("the whole forward pass needs the whole model; this instance is a stage")
+            throw TransformerError.invalidInput(
+                "the whole forward pass needs the whole model; this instance is a stage")
         }
         let state = try embed(hiddenStates: hiddenStates, timestep: timestep, encoderHiddenStates: encoderHiddenStates)
         return try finish(runBlocks(layers, state))
@@ -217,24 +224,30 @@ public struct WanTransformer: Sendable {
             if !condition { throw .invalidInput("stage state: " + message()) }
         }
         try check(batch > 0 && grid.tokens > 0, "empty grid \(grid)")
-        try check(state.hiddenStates.shape == [batch, grid.tokens, dim],
+        try check(
+            state.hiddenStates.shape == [batch, grid.tokens, dim],
             "hidden states \(state.hiddenStates.shape), expected [\(batch), \(grid.tokens), \(dim)]")
         let projection = state.timestepProjection.shape
         let embedding = state.timeEmbedding.shape
         if projection.count == 2 {
-            try check(projection == [batch, 6 * dim], "timestep projection \(projection), expected [\(batch), \(6 * dim)]")
+            try check(
+                projection == [batch, 6 * dim], "timestep projection \(projection), expected [\(batch), \(6 * dim)]")
             try check(embedding == [batch, dim], "time embedding \(embedding), expected [\(batch), \(dim)]")
         } else {
-            try check(projection.count == 3 && projection[0] == batch
+            try check(
+                projection.count == 3 && projection[0] == batch
                     && (projection[1] == grid.tokens || projection[1] == 1) && projection[2] == 6 * dim,
                 "timestep projection \(projection), expected [\(batch), \(grid.tokens) or 1, \(6 * dim)]")
-            try check(embedding == [batch, projection[1], dim],
+            try check(
+                embedding == [batch, projection[1], dim],
                 "time embedding \(embedding), expected [\(batch), \(projection[1]), \(dim)]")
         }
         let text = state.textEmbeddings.shape
-        try check(text.count == 3 && text[0] == batch && text[1] > 0 && text[2] == dim,
+        try check(
+            text.count == 3 && text[0] == batch && text[1] > 0 && text[2] == dim,
             "text embeddings \(text), expected [\(batch), length, \(dim)]")
-        try check(state.rotary.cosines.shape == [grid.tokens, config.attentionHeadDim / 2]
+        try check(
+            state.rotary.cosines.shape == [grid.tokens, config.attentionHeadDim / 2]
                 && state.rotary.sines.shape == state.rotary.cosines.shape,
             "rotary tables \(state.rotary.cosines.shape), expected [\(grid.tokens), \(config.attentionHeadDim / 2)]")
     }

@@ -23,7 +23,8 @@ public struct WanTransformerBlock: Sendable {
         let dim = config.innerDim
         self.dim = dim
         eps = Float(config.eps)
-        scaleShiftTable = try store.take(prefix + ".scale_shift_table", shape: [1, 6, dim]).float32().reshaped([6 * dim])
+        scaleShiftTable = try store.take(prefix + ".scale_shift_table", shape: [1, 6, dim]).float32().reshaped([6 * dim]
+        )
         selfAttention = try WanAttention(
             store: store, prefix: prefix + ".attn1", dim: dim, heads: config.numAttentionHeads, eps: eps)
         crossAttention = try WanAttention(

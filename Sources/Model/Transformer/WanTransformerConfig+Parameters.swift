@@ -41,8 +41,9 @@ extension WanTransformerConfig {
     public var entryParameters: [ParameterSpec] {
         let dim = innerDim
         var specs = [
-            ParameterSpec(name: "patch_embedding.weight", shape: [dim, inChannels] + patchSize,
-                          initialization: .fanIn(patchInputSize)),
+            ParameterSpec(
+                name: "patch_embedding.weight", shape: [dim, inChannels] + patchSize,
+                initialization: .fanIn(patchInputSize)),
             ParameterSpec(name: "patch_embedding.bias", shape: [dim], initialization: .fanIn(patchInputSize)),
         ]
         specs += linearParameters("condition_embedder.time_embedder.linear_1", in: freqDim, out: dim)
@@ -57,14 +58,19 @@ extension WanTransformerConfig {
     public func blockParameters(_ index: Int) -> [ParameterSpec] {
         let dim = innerDim
         let prefix = "blocks.\(index)."
-        var specs = [ParameterSpec(name: prefix + "scale_shift_table", shape: [1, 6, dim],
-                                   initialization: .scaledNormal(dim: dim))]
+        var specs = [
+            ParameterSpec(
+                name: prefix + "scale_shift_table", shape: [1, 6, dim],
+                initialization: .scaledNormal(dim: dim))
+        ]
         for attention in ["attn1", "attn2"] {
             for projection in ["to_q", "to_k", "to_v", "to_out.0"] {
                 specs += linearParameters(prefix + attention + "." + projection, in: dim, out: dim)
             }
-            specs.append(ParameterSpec(name: prefix + attention + ".norm_q.weight", shape: [dim], initialization: .ones))
-            specs.append(ParameterSpec(name: prefix + attention + ".norm_k.weight", shape: [dim], initialization: .ones))
+            specs.append(
+                ParameterSpec(name: prefix + attention + ".norm_q.weight", shape: [dim], initialization: .ones))
+            specs.append(
+                ParameterSpec(name: prefix + attention + ".norm_k.weight", shape: [dim], initialization: .ones))
         }
         if crossAttnNorm {
             specs.append(ParameterSpec(name: prefix + "norm2.weight", shape: [dim], initialization: .ones))
@@ -91,7 +97,10 @@ extension WanTransformerConfig {
     public var parameterCount: Int { allParameters.reduce(0) { $0 + $1.count } }
 
     private func linearParameters(_ prefix: String, in inFeatures: Int, out outFeatures: Int) -> [ParameterSpec] {
-        [ParameterSpec(name: prefix + ".weight", shape: [outFeatures, inFeatures], initialization: .fanIn(inFeatures)),
-         ParameterSpec(name: prefix + ".bias", shape: [outFeatures], initialization: .fanIn(inFeatures))]
+        [
+            ParameterSpec(
+                name: prefix + ".weight", shape: [outFeatures, inFeatures], initialization: .fanIn(inFeatures)),
+            ParameterSpec(name: prefix + ".bias", shape: [outFeatures], initialization: .fanIn(inFeatures)),
+        ]
     }
 }

@@ -105,7 +105,8 @@ public struct WanTransformerConfig: Codable, Sendable, Equatable {
         attentionHeadDim = try value(.attentionHeadDim, defaults.attentionHeadDim)
         inChannels = try value(.inChannels, defaults.inChannels)
         // diffusers: `out_channels = out_channels or in_channels`.
-        let out: Int? = container.contains(.outChannels)
+        let out: Int? =
+            container.contains(.outChannels)
             ? try container.decodeIfPresent(Int.self, forKey: .outChannels) : defaults.outChannels
         outChannels = (out == nil || out == 0) ? inChannels : out!
         textDim = try value(.textDim, defaults.textDim)
@@ -113,7 +114,8 @@ public struct WanTransformerConfig: Codable, Sendable, Equatable {
         ffnDim = try value(.ffnDim, defaults.ffnDim)
         numLayers = try value(.numLayers, defaults.numLayers)
         crossAttnNorm = try value(.crossAttnNorm, defaults.crossAttnNorm)
-        qkNorm = container.contains(.qkNorm)
+        qkNorm =
+            container.contains(.qkNorm)
             ? try container.decodeIfPresent(String.self, forKey: .qkNorm) : defaults.qkNorm
         eps = try value(.eps, defaults.eps)
         imageDim = try container.decodeIfPresent(Int.self, forKey: .imageDim)
@@ -182,18 +184,21 @@ public struct WanTransformerConfig: Codable, Sendable, Equatable {
             }
         }
         if let imageDim {
-            throw .unsupported("image_dim = \(imageDim) (image-to-video conditioning) is not supported; only text-to-video")
+            throw .unsupported(
+                "image_dim = \(imageDim) (image-to-video conditioning) is not supported; only text-to-video")
         }
         if let addedKvProjDim {
             throw .unsupported(
-                "added_kv_proj_dim = \(addedKvProjDim) (image-to-video conditioning) is not supported; only text-to-video")
+                "added_kv_proj_dim = \(addedKvProjDim) (image-to-video conditioning) is not supported; "
+                    + "only text-to-video")
         }
         if let posEmbedSeqLen {
             throw .unsupported("pos_embed_seq_len = \(posEmbedSeqLen) (image position embedding) is not supported")
         }
         guard qkNorm == WanTransformerConfig.supportedQKNorm else {
-            throw .unsupported("qk_norm = \(qkNorm.map { "\"\($0)\"" } ?? "null") is not supported; "
-                + "only \"\(WanTransformerConfig.supportedQKNorm)\"")
+            throw .unsupported(
+                "qk_norm = \(qkNorm.map { "\"\($0)\"" } ?? "null") is not supported; "
+                    + "only \"\(WanTransformerConfig.supportedQKNorm)\"")
         }
         guard patchSize.count == 3 else {
             throw .invalidConfig("patch_size must have 3 entries (frames, height, width), got \(patchSize)")
