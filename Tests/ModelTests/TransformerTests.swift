@@ -44,6 +44,27 @@ struct TransformerParityTests {
         }
     }
 
+    @Test("per-token timesteps keep one modulation row per distinct value; bad rows are refused")
+    func perTokenRows() throws {
+        let model = try WanTransformer.load(Fixtures.path("transformer/batch2_pertoken"))
+        let (inputs, _) = try transformerFixture("batch2_pertoken")
+        let timestep = inputs["timestep"]!
+        var state = try model.embed(
+            hiddenStates: inputs["hidden_states"]!, timestep: timestep,
+            encoderHiddenStates: inputs["encoder_hidden_states"]!)
+        let distinct = Set(timestep.scalars).count
+        #expect(state.timestepProjection.shape == [distinct, 6 * model.config.innerDim])
+        #expect(state.tokenTimestepRows?.count == timestep.count)
+        for (index, row) in state.tokenTimestepRows!.enumerated() {
+            let first = timestep.scalars.firstIndex(of: timestep.scalars[index])!
+            #expect(row == state.tokenTimestepRows![first])
+        }
+        state.tokenTimestepRows![3] = Int32(distinct)
+        #expect(throws: TransformerError.self) { _ = try model.runBlocks(0..<1, state) }
+        state.tokenTimestepRows = nil
+        #expect(throws: TransformerError.self) { _ = try model.runBlocks(0..<1, state) }
+    }
+
     @Test("stages loaded separately give the whole forward bit for bit", arguments: transformerFixtureCases)
     func piecewiseEqualsWhole(_ name: String) throws {
         let folder = Fixtures.path("transformer/\(name)")
