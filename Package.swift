@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "worker", targets: ["Worker"]),
         .executable(name: "bench-model", targets: ["ModelBench"]),
+        .executable(name: "bench-wire", targets: ["WireBench"]),
     ],
     targets: [
         // OpenBLAS's CBLAS interface, found through pkg-config.
@@ -19,13 +20,19 @@ let package = Package(
         // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
         .target(name: "Model", dependencies: ["COpenBLAS"]),
         // The cluster protocol: frames, messages, authentication, sockets.
-        .target(name: "Wire"),
+        // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
+        .target(
+            name: "Wire",
+            swiftSettings: [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+        ),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
         .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
         // `bench-model`: the transformer forward pass against cblas_sgemm and PyTorch (scripts/bench-model.sh).
         .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
+        // Wire throughput against a raw socket (scripts/bench-wire.sh).
+        .executableTarget(name: "WireBench", dependencies: ["Wire"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),

@@ -181,16 +181,45 @@ func testTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         #expect(noBias(x).shape == [2, 5, 37])
     }
 
+    @Test func sixteenBitWeightsGiveTheirWidenedResultExactly() {
+        let x = testTensor([1100, 40], seed: 25)
+        let weight = testTensor([2100, 40], seed: 26)
+        for dtype in [DType.float16, .bfloat16] {
+            let stored = StoredTensor(name: "w", tensor: weight, dtype: dtype)
+            let narrow = Linear(weight: stored, bias: nil)(x)
+            let widened = Linear(weight: StoredTensor(name: "w", tensor: stored.float32()), bias: nil)(x)
+            #expect(narrow == widened, "\(dtype)")
+        }
+    }
+
+    @Test func float16WideningIsExactForEveryBitPattern() {
+        for pattern in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: pattern))
+            let actual = DType.float16ToFloat(pattern)
+            if expected.isNaN {
+                #expect(actual.isNaN && actual.sign == expected.sign, "\(pattern)")
+            } else if actual.bitPattern != expected.bitPattern {
+                Issue.record("float16 \(pattern): \(actual) != \(expected)")
+                return
+            }
+        }
+    }
+
     @Test func resultsDoNotDependOnThreadCount() {
         let previous = Compute.threadCount
         defer { Compute.setThreadCount(previous) }
         let x = testTensor([300, 129], seed: 21, scale: 3)
         let w = testTensor([131, 129], seed: 22)
+        // Large enough for a 3 x 2 grid of sgemm blocks.
+        let tall = testTensor([1100, 40], seed: 23)
+        let wide = testTensor([2100, 40], seed: 24)
+        #expect(Ops.gemmGrid(m: 1100, n: 2100, k: 40) == (rows: 3, columns: 2))
         func run() -> [Tensor] {
             let layer = Linear(weight: StoredTensor(name: "w", tensor: w), bias: nil)
+            let wideLayer = Linear(weight: StoredTensor(name: "w", tensor: wide, dtype: .bfloat16), bias: nil)
             return [
                 Ops.softmax(x), Ops.layerNorm(x, weight: nil, bias: nil, eps: 1e-5), Ops.geluTanh(x), Ops.silu(x),
-                layer(x), Ops.matmul(x, w, transposeB: true),
+                layer(x), Ops.matmul(x, w, transposeB: true), Ops.matmul(tall, wide, transposeB: true), wideLayer(tall),
             ]
         }
         Compute.setThreadCount(1)

@@ -9,7 +9,11 @@ enum DebugCommand: Command {
     /// Every `debug` subcommand, in the order `coordinator debug --help` lists them. Add one line per component.
     static var subcommands: [any Command.Type] {
         [
-            DebugTransformerCommand.self
+            DebugTransformerCommand.self,
+            DebugVAEDecodeCommand.self,
+            DebugVAEEncodeCommand.self,
+            DebugTokenizeCommand.self,
+            DebugTextEncodeCommand.self,
         ]
     }
 

@@ -1,14 +1,6 @@
 // What one generation job asks for: prompt, size, length, sampling settings and windows. Shared by the
 // single-process `generate` command and cluster jobs, and stored with every job.
 
-/// The scheduler a job samples with.
-public enum SchedulerChoice: String, Codable, Sendable, CaseIterable {
-    /// UniPC multistep (order 2, bh2), the Wan pipelines' default.
-    case unipc
-    /// Flow-matching Euler.
-    case euler
-}
-
 /// A text-to-video job, complete and validated; everything that determines the output bytes is in here.
 public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// The prompt.
@@ -30,7 +22,7 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// Flow shift; `nil` takes the model's scheduler config.
     public var shift: Double?
     /// Scheduler; `nil` takes the model's scheduler config.
-    public var scheduler: SchedulerChoice?
+    public var scheduler: SchedulerKind?
     /// The seed of the initial noise.
     public var seed: UInt64 = 0
     /// Text tokens per prompt (padded or truncated).

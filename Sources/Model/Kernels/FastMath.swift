@@ -34,6 +34,27 @@ enum FastMath {
         return result
     }
 
+    /// e^x for x <= 0 or -infinity (attention scores minus their running maximum), without the special-value
+    /// selects of `exp`: below -87.33 it returns e^-87.33 (about 1.2e-38) instead of 0.
+    @inline(__always)
+    static func expNonPositive(_ x: Float) -> Float {
+        let clamped = max(x, -87.33)
+        let magic: Float = 12_582_912
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        var r = clamped - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_12e-1
+        let er = p * (r * r) + r + 1
+        let exponentBits = (shifted.bitPattern &- magic.bitPattern) &<< 23 &+ 0x3F80_0000
+        return er * Float(bitPattern: exponentBits)
+    }
+
     /// x / (1 + e^-x).
     @inline(__always)
     static func silu(_ x: Float) -> Float {

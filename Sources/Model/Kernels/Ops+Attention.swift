@@ -3,7 +3,7 @@ import COpenBLAS
 
 extension Ops {
     /// Query rows per tile.
-    @usableFromInline static let attentionQueryTile = 128
+    @usableFromInline static let attentionQueryTile = 256
     /// Key rows per tile.
     @usableFromInline static let attentionKeyTile = 256
 
@@ -19,10 +19,11 @@ extension Ops {
     ///   - bias: [heads, Lq, Lk] or [B, heads, Lq, Lk], added to the scaled scores.
     /// - Returns: [B, Lq, heads * headDim].
     ///
-    /// Works in tiles of 128 queries x 256 keys with a running maximum and sum, so memory is O(tokens x dim),
-    /// never Lq x Lk. Work is split over (batch, head, query tile); each output row is reduced in one fixed
+    /// Works in tiles of 256 queries x 256 keys with a running maximum and sum, so memory is O(tokens x dim),
+    /// never Lq x Lk (per worker thread: a 256 x 256 score tile and a 256 x headDim accumulator). Work is split over (batch, head, query tile); each output row is reduced in one fixed
     /// order, so the result does not depend on the thread count. A query whose keys are all masked gets an
-    /// output of zeros (PyTorch would produce NaN there).
+    /// output of zeros (PyTorch would produce NaN there). A masked key inside a row that has unmasked keys
+    /// gets weight e^-87.33 / sum (below 1.2e-38 relative) rather than exactly 0.
     public static func attention(
         query: Tensor, key: Tensor, value: Tensor, heads: Int, scale: Float? = nil,
         keyMask: Tensor? = nil, bias: Tensor? = nil
@@ -138,10 +139,10 @@ extension Ops {
                     for column in 0..<columns { scoreRow[column] = 0 }
                     continue
                 }
-                FastMath.apply(scoreRow, scoreRow, count: columns) { FastMath.exp($0 - newMax) }
+                FastMath.apply(scoreRow, scoreRow, count: columns) { FastMath.expNonPositive($0 - newMax) }
                 let tileSum = FastMath.sum(scoreRow, count: columns)
                 if previousMax != newMax {
-                    let correction = FastMath.exp(previousMax - newMax)
+                    let correction = FastMath.expNonPositive(previousMax - newMax)
                     runningSum[row] *= correction
                     let accumulatorRow = accumulator + row * headDim
                     for index in 0..<headDim { accumulatorRow[index] *= correction }

@@ -34,7 +34,7 @@ extension Ops {
 
 extension Ops {
     /// Rows of C per block of a parallel product.
-    @usableFromInline static let gemmRowBlock = 256
+    @usableFromInline static let gemmRowBlock = 512
     /// Columns of C per block of a parallel product (also the widening block of 16-bit Linear weights).
     @usableFromInline static let gemmColumnBlock = 2048
     /// Products smaller than this many multiply-adds run as one call.

@@ -37,6 +37,9 @@ public enum ModelFolderWriter {
     public static let componentWriters: [any ModelComponentWriter] = [
         TransformerComponentWriter(),
         SchedulerComponentWriter(),
+        VAEComponentWriter(),
+        UMT5ComponentWriter(),
+        TokenizerComponentWriter(),
     ]
 
     /// Writes `model_index.json` and every component of `options.preset` into `directory`.
@@ -76,6 +79,29 @@ public enum ModelFolderWriter {
         }
         try writeFile(
             modelIndex(writers: writers), to: (directory as NSString).appendingPathComponent("model_index.json"))
+        try writeFile(
+            generationDefaults(for: options.preset),
+            to: (directory as NSString).appendingPathComponent("generation_defaults.json"))
+    }
+
+    /// The text of `generation_defaults.json` (our own optional file, read by `ModelFolder`): the tiny preset
+    /// gets a size it generates in seconds; the others get the Wan2.1 defaults.
+    public static func generationDefaults(for preset: ModelPreset) -> String {
+        let defaults = preset.name == "tiny"
+            ? (width: 128, height: 128, frames: 33, steps: 20)
+            : (width: 832, height: 480, frames: 81, steps: 50)
+        return """
+            {
+              "width": \(defaults.width),
+              "height": \(defaults.height),
+              "frames": \(defaults.frames),
+              "fps": 16,
+              "steps": \(defaults.steps),
+              "guidance": 5.0,
+              "negative_prompt": ""
+            }
+
+            """
     }
 
     /// The text of `model_index.json` for `writers`, keys sorted as diffusers writes them.

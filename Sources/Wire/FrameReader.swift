@@ -1,0 +1,118 @@
+// Blocking frame reads from a socket: a small read-ahead buffer for headers, large payloads read in place.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads verified frames from a socket, for the one thread that owns the reading side.
+///
+/// Before every `recv` it calls `wait`, which returns once the socket is readable or throws (timeout,
+/// dead peer, shutdown); that is where the connection runs its heartbeat ticks. Large payloads are read
+/// straight into their final array in 1 MiB steps, each checksummed while still in cache.
+final class FrameReader {
+    let socket: SocketHandle
+    var maxPayloadBytes: Int
+    /// Blocks until the socket is readable, or throws.
+    var wait: () throws(TransportError) -> Void = {}
+    /// Told how many bytes each successful receive brought.
+    var onBytes: (Int) -> Void
+    private var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    private var start = 0
+    private var end = 0
+    private static let stepBytes = 1 << 20
+
+    init(socket: SocketHandle, maxPayloadBytes: Int, onBytes: @escaping (Int) -> Void) {
+        self.socket = socket
+        self.maxPayloadBytes = maxPayloadBytes
+        self.onBytes = onBytes
+    }
+
+    /// Receives up to `count` bytes at `pointer`; 0 means end of stream.
+    private func receive(_ pointer: UnsafeMutableRawPointer, _ count: Int) throws(TransportError) -> Int {
+        while true {
+            try wait()
+            let received = recv(socket.descriptor, pointer, count, 0)
+            if received >= 0 {
+                if received > 0 { onBytes(received) }
+                return received
+            }
+            let code = errno
+            if code == EINTR || code == EAGAIN || code == EWOULDBLOCK { continue }
+            throw .system(operation: "receive from", address: socket.peerDescription, errno: code)
+        }
+    }
+
+    /// The next frame, or `nil` when the peer closed the stream between frames.
+    func readFrame() throws(TransportError) -> Frame? {
+        while end - start < FrameHeader.byteCount {
+            if start > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: end - start)
+                }
+                end -= start
+                start = 0
+            }
+            let capacity = buffer.count - end
+            let offset = end
+            let received = try buffer.withUnsafeMutableBytes { raw in
+                Result { () throws(TransportError) -> Int in try receive(raw.baseAddress! + offset, capacity) }
+            }.get()
+            if received == 0 {
+                if end == start { return nil }
+                throw .frame(.truncated(bufferedBytes: end - start))
+            }
+            end += received
+        }
+        let headerStart = start
+        let limit = maxPayloadBytes
+        let decoded = buffer.withUnsafeBytes { raw in
+            Result { () throws(FrameError) -> FrameHeader in
+                try FrameHeader.decode(UnsafeRawBufferPointer(rebasing: raw[headerStart..<(headerStart + 32)]),
+                                       maxPayloadBytes: limit)
+            }
+        }
+        let header: FrameHeader
+        switch decoded {
+        case .success(let value): header = value
+        case .failure(let error): throw .frame(error)
+        }
+        start += FrameHeader.byteCount
+        let length = Int(header.payloadLength)
+        let verify = header.flags.contains(.payloadChecksum)
+        var crc = CRC32C()
+        var failure: TransportError?
+        let payload = [UInt8](unsafeUninitializedCapacity: length) { destination, initialized in
+            let fromBuffer = min(length, end - start)
+            if fromBuffer > 0 {
+                buffer.withUnsafeBytes { raw in
+                    let source = UnsafeRawBufferPointer(rebasing: raw[start..<(start + fromBuffer)])
+                    UnsafeMutableRawBufferPointer(destination).copyMemory(from: source)
+                    if verify { crc.update(source) }
+                }
+                start += fromBuffer
+            }
+            var filled = fromBuffer
+            while filled < length {
+                let step = min(FrameReader.stepBytes, length - filled)
+                let base = UnsafeMutableRawPointer(destination.baseAddress! + filled)
+                switch Result(catching: { () throws(TransportError) -> Int in try receive(base, step) }) {
+                case .failure(let error):
+                    failure = error
+                case .success(0):
+                    failure = .frame(.truncated(bufferedBytes: FrameHeader.byteCount + filled))
+                case .success(let received):
+                    if verify { crc.update(UnsafeRawBufferPointer(start: base, count: received)) }
+                    filled += received
+                }
+                if failure != nil { break }
+            }
+            // Bytes are plain integers; zero-fill the unread tail so the array is fully initialised.
+            if filled < length { (destination.baseAddress! + filled).initialize(repeating: 0, count: length - filled) }
+            initialized = length
+        }
+        if let failure { throw failure }
+        if verify {
+            do { try header.verifyPayload(checksum: crc.value) } catch { throw .frame(error) }
+        }
+        return Frame(header: header, payload: payload[...])
+    }
+}
