@@ -118,7 +118,7 @@ actor JobBook {
         }
     }
 
-    func folder(of id: String) -> String { (stateDirectory as NSString).appendingPathComponent("jobs/\(id)") }
+    nonisolated func folder(of id: String) -> String { (stateDirectory as NSString).appendingPathComponent("jobs/\(id)") }
 
     /// Adds a new queued job and writes its folder.
     func add(spec: VideoJobSpec, output: String) throws -> JobRecord {

@@ -51,7 +51,7 @@ final class JobRunner {
 
     func run(_ record: JobRecord) async {
         let id = record.id
-        let folder = await book.folder(of: id)
+        let folder = book.folder(of: id)
         await book.update(id) { $0.state = .running; $0.phase = "encoding text"; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
         log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
         do {
