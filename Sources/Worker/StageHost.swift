@@ -369,7 +369,7 @@ final class StageHost: Sendable {
                 log("micro-batch \(batch.key) failed: \(error)")
                 try? await stage.coordinator.send(.error(ErrorReport(
                     code: .unavailable,
-                    message: "stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)")))
+                    message: "[plan \(stage.options.planEpoch)] stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)")))
             }
         }
     }
