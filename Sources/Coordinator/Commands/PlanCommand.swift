@@ -24,11 +24,13 @@ enum PlanCommand: Command {
         let (config, path) = try ClusterClient.config(options)
         let modelPath = options.string("--model") ?? ClusterClient.modelPath(config, configPath: path)
         let model = try CoordinatorModel(path: modelPath)
-        var jobArguments = arguments + ["--prompt=plan"]
+        var jobArguments = ["--prompt=plan"]
+        for name in JobRequest.optionNames where name != "--prompt" {
+            if let value = options.string(name) { jobArguments.append("\(name)=\(value)") }
+        }
         if options.string("--window-frames") == nil { jobArguments.append("--window-frames=\(config.scheduler.windowFrames)") }
         if options.string("--window-overlap") == nil { jobArguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
-        let jobOptions = try CommandLineOptions(
-            jobArguments.filter { !$0.hasPrefix("--config") && !$0.hasPrefix("--model") } , specs: GenerateCommand.specs)
+        let jobOptions = try CommandLineOptions(jobArguments, specs: GenerateCommand.specs)
         let spec = try JobOptions.spec(from: jobOptions, defaults: model.defaults)
         try model.check(spec)
         let planning = try model.planningModel(for: spec)
