@@ -176,6 +176,7 @@ final class JobRunner {
             var generations: [String: Int] = [:]
             var failed = false
             let pipelines = plan.pipelines.map { $0.map(\.worker) }
+            let described = plan.pipelines.map { $0.map { "\($0.worker)[\($0.layers.lowerBound)..<\($0.layers.upperBound)]" } }
             for stages in plan.pipelines where !failed {
                 for (index, stage) in stages.enumerated().reversed() {
                     let nextHop = index + 1 < stages.count
@@ -211,8 +212,8 @@ final class JobRunner {
                 }
             }
             if failed { continue }
-            await book.update(id) { $0.state = .running; $0.phase = "denoising"; $0.placement = pipelines; if $0.message?.hasPrefix("insufficient") == true { $0.message = nil } }
-            log("\(id): placement \(epoch): " + pipelines.map { $0.joined(separator: " -> ") }.joined(separator: " | "))
+            await book.update(id) { $0.state = .running; $0.phase = "denoising"; $0.placement = described; if $0.message?.hasPrefix("insufficient") == true { $0.message = nil } }
+            log("\(id): placement \(epoch): " + described.map { $0.joined(separator: " -> ") }.joined(separator: " | "))
             return Placement(epoch: epoch, pipelines: pipelines, generations: generations, plan: plan)
         }
     }
