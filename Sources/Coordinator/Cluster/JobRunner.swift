@@ -10,6 +10,8 @@ struct Placement: Sendable {
     var pipelines: [[String]]
     /// The connection generation of each worker when it was assigned (a failure of an older one is stale).
     var generations: [String: Int]
+    /// The plan number each worker's stage was assigned under (a report tagged with an older one is stale).
+    var stageEpochs: [String: Int]
     var plan: StagePlan
 }
 
@@ -174,6 +176,7 @@ final class JobRunner {
             }
             epoch += 1
             var generations: [String: Int] = [:]
+            var stageEpochs: [String: Int] = [:]
             var failed = false
             let pipelines = plan.pipelines.map { $0.map(\.worker) }
             let described = plan.pipelines.map { $0.map { "\($0.worker)[\($0.layers.lowerBound)..<\($0.layers.upperBound)]" } }
@@ -195,7 +198,9 @@ final class JobRunner {
                     do {
                         guard let link = await pool.link(stage.worker) else { throw ClusterError("not connected") }
                         generations[stage.worker] = link.generation
-                        if let ready = try await pool.assign(stage.worker, key: key, message: message) {
+                        let ready = try await pool.assign(stage.worker, key: key, epoch: epoch, message: message)
+                        stageEpochs[stage.worker] = await pool.link(stage.worker)?.stageEpoch ?? epoch
+                        if let ready {
                             log("\(id): \(stage.worker) hosts blocks \(stage.layers.lowerBound)..<\(stage.layers.upperBound) (stage \(index + 1)/\(stages.count)), weights \(formatBytes(Int(ready.weightBytes))), resident \(formatBytes(Int(ready.residentBytes))), loaded in \(ready.loadMilliseconds) ms")
                         }
                         try await pool.sendContext(stage.worker, context: context)
@@ -211,10 +216,13 @@ final class JobRunner {
                     }
                 }
             }
-            if failed { continue }
+            if failed {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                continue
+            }
             await book.update(id) { $0.state = .running; $0.phase = "denoising"; $0.placement = described; if $0.message?.hasPrefix("insufficient") == true { $0.message = nil } }
             log("\(id): placement \(epoch): " + described.map { $0.joined(separator: " -> ") }.joined(separator: " | "))
-            return Placement(epoch: epoch, pipelines: pipelines, generations: generations, plan: plan)
+            return Placement(epoch: epoch, pipelines: pipelines, generations: generations, stageEpochs: stageEpochs, plan: plan)
         }
     }
 
@@ -273,7 +281,7 @@ final class JobRunner {
                 try await perform(actions)
             case .failure(let worker, let generation, let reason):
                 guard placement.generations[worker] == generation else { continue }
-                if let stalePlan = Self.planEpoch(in: reason), stalePlan < placement.epoch { continue }
+                if let reported = Self.planEpoch(in: reason), reported < placement.stageEpochs[worker, default: 0] { continue }
                 throw StepFailure(worker: worker, reason: reason)
             case .joined, .wake:
                 continue

@@ -31,6 +31,8 @@ actor WorkerPool {
         let connection: WireConnection
         let generation: Int
         var stage: StageKey?
+        /// The plan number the current stage was assigned under (the worker tags its failure reports with it).
+        var stageEpoch = 0
         var contexts: Set<String> = []
     }
 
@@ -118,7 +120,7 @@ actor WorkerPool {
     func link(_ worker: String) -> Link? { links[worker] }
 
     /// Assigns a stage unless the worker already hosts exactly this one; returns its report (nil when unchanged).
-    func assign(_ worker: String, key: StageKey, message: AssignStage) async throws -> StageReady? {
+    func assign(_ worker: String, key: StageKey, epoch: Int, message: AssignStage) async throws -> StageReady? {
         guard let link = links[worker] else { throw ClusterError("worker \(worker) is not connected") }
         if link.stage == key { return nil }
         links[worker]?.stage = nil
@@ -129,6 +131,7 @@ actor WorkerPool {
         }
         if links[worker]?.generation == link.generation {
             links[worker]?.stage = key
+            links[worker]?.stageEpoch = epoch
             links[worker]?.contexts = []
         }
         return ready
