@@ -309,7 +309,7 @@ final class StageHost: Sendable {
             throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): \(error)")
         }
         let stageState = TransformerStageState(
-            hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, textEmbeddings: text,
+            hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil, textEmbeddings: text,
             rotary: rotary, grid: grid, nextBlock: stage.transformer.layers.lowerBound)
         let limit = 2 * stage.options.maxInflightPerStage + 2
         try state.withLock { state in

@@ -3,6 +3,8 @@ import Foundation
 import Model
 import Wire
 
+// Same OpenBLAS kernels as the coordinator and every other worker: same bytes (may re-execute once).
+BLASRuntime.pinKernels()
 signal(SIGPIPE, SIG_IGN)
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h") {

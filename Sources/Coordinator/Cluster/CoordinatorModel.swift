@@ -105,7 +105,7 @@ final class CoordinatorModel: Sendable {
         let tokens = try patchEmbedding(input.hiddenStates)
         let (embedding, projection) = embedder.embedTimesteps([input.timestep])
         return TransformerStageState(
-            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
+            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil,
             textEmbeddings: projectedText, rotary: rotary, grid: grid, nextBlock: 0)
     }
 
