@@ -27,6 +27,7 @@ struct ClusterFixture: Sendable {
 
     init() throws {
         root = NSTemporaryDirectory() + "sora-cluster-tests-\(getpid())"
+        Self.removeFoldersOfEndedRuns()
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try TestModel.write(layers: 4, into: root, name: "models/tiny4")
@@ -50,6 +51,19 @@ struct ClusterFixture: Sendable {
         let planning = try coordinatorModel.planningModel(for: spec)
         budgets = (0...4).map {
             StagePlanner.peakBytes(model: planning, layers: $0, entry: false, exit: false, inflight: 2) + planning.bytesPerLayer / 2
+        }
+    }
+
+    /// Removes the folders earlier test processes left behind (the suite has no teardown hook): any
+    /// `sora-cluster-tests-PID` whose process no longer exists.
+    static func removeFoldersOfEndedRuns() {
+        let temporary = NSTemporaryDirectory()
+        let prefix = "sora-cluster-tests-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: temporary + name)
+            }
         }
     }
 
