@@ -1,5 +1,6 @@
-// The stage protocol's tensor names and conversions (mirrored by Sources/Worker/StageTensors.swift; the
-// multi-process tests in Tests/ClusterTests check that the two agree end to end).
+// The stage protocol's tensor names and conversions, shared by the coordinator and the workers: this one file
+// is compiled into both executables (Sources/Worker/StageTensors.swift is a symbolic link to it), since the
+// module layout has no library where Model and Wire meet.
 import Foundation
 import Model
 import Wire
