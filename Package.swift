@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "worker", targets: ["Worker"]),
+        .executable(name: "bench-model", targets: ["ModelBench"]),
         .executable(name: "bench-wire", targets: ["WireBench"]),
     ],
     targets: [
@@ -28,10 +29,13 @@ let package = Package(
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
         .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
+        // `bench-model`: the transformer forward pass against cblas_sgemm and PyTorch (scripts/bench-model.sh).
+        .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
         // Wire throughput against a raw socket (scripts/bench-wire.sh).
         .executableTarget(name: "WireBench", dependencies: ["Wire"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )
