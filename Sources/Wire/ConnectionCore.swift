@@ -314,11 +314,11 @@ final class ConnectionCore: Sendable {
     func beginClose(reason: String) {
         let proceed = state.withLock { state -> Bool in
             guard state.closed == nil, !state.closing else { return false }
+            state.closing = true  // from here only the goodbye (and error frames) may be queued
             return true
         }
         guard proceed else { return }
         enqueue(.frame(.goodbye(reason: reason), requestID: 0, completion: nil))
-        state.withLock { $0.closing = true }
         enqueue(.shutdownWrite)
     }
 
