@@ -83,7 +83,7 @@ final class FrameReader {
         }
         start += FrameHeader.byteCount
         let length = Int(header.payloadLength)
-        let verify = header.flags.contains(.payloadChecksum)
+        let verify = header.flags.checksummed
         var crc = CRC32C()
         var failure: TransportError?
         let fill = { (destination: UnsafeMutableBufferPointer<UInt8>) in
@@ -128,8 +128,26 @@ final class FrameReader {
             if length >= FrameReader.recycleThresholdBytes { recycled = payload }
         }
         if let failure { throw failure }
+        var trailer: UInt32?
+        if header.trailerByteCount > 0 {
+            var bytes: UInt32 = 0
+            for index in 0..<4 {
+                if end == start {
+                    start = 0
+                    end = 0
+                    let received = try buffer.withUnsafeMutableBytes { raw in
+                        Result { () throws(TransportError) -> Int in try receive(raw.baseAddress!, raw.count) }
+                    }.get()
+                    if received == 0 { throw .frame(.truncated(bufferedBytes: FrameHeader.byteCount + length + index)) }
+                    end = received
+                }
+                bytes |= UInt32(buffer[start]) << UInt32(8 * index)
+                start += 1
+            }
+            trailer = bytes
+        }
         if verify {
-            do { try header.verifyPayload(checksum: crc.value) } catch { throw .frame(error) }
+            do { try header.verifyPayload(checksum: crc.value, trailer: trailer) } catch { throw .frame(error) }
         }
         return Frame(header: header, payload: payload[...])
     }
