@@ -12,7 +12,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case payloadChecksumMismatch(kind: UInt16, requestID: UInt64, stored: UInt32, computed: UInt32)
     /// The payload length is above the receiver's limit (checked before any allocation).
     case payloadTooLarge(length: UInt32, limit: Int)
-    /// A must-understand flag bit (0x00FE) that this version does not define is set.
+    /// A must-understand flag bit (0x00FC) that this version does not define is set.
     case unknownRequiredFlags(UInt16)
     /// Both checksum flags (header field and trailer) are set.
     case conflictingFlags(UInt16)
