@@ -36,6 +36,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
+        // Real coordinator and worker processes on loopback (runs the built binaries).
+        .testTarget(name: "ClusterTests", dependencies: ["Coordinator", "Model", "Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,13 @@ let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
     GenerateCommand.self,
     InitModelCommand.self,
+    ServeCommand.self,
+    SubmitCommand.self,
+    StatusCommand.self,
+    WaitCommand.self,
+    CancelCommand.self,
+    PlanCommand.self,
+    InitTokenCommand.self,
     DebugCommand.self,
 ]
 

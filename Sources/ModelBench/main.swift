@@ -221,9 +221,9 @@ func main() throws {
                 torchText as NSString, ratioText as NSString))
     }
     print("")
-    print("| tokens | peak resident MB | MB per 1,024 tokens above the weights |")
+    print("| tokens | peak resident MB | MB added per 1,024 more tokens |")
     print("|---:|---:|---:|")
-    let weightBytes = Double(config.parameterCount * 4)
+    var previous: (tokens: Int, peak: Int)?
     for tokens in options.memoryTokens.sorted() {
         let peak: Int
         if let known = peaks[tokens] {
@@ -232,10 +232,12 @@ func main() throws {
             log("peak memory at \(tokens) tokens...")
             peak = try spawnChild(tokens: tokens, options: options).peakBytes
         }
-        print(
-            String(
-                format: "| %d | %.0f | %.1f |", tokens, Double(peak) / 1e6,
-                (Double(peak) - weightBytes) / 1e6 / Double(tokens / 1024)))
+        let growth =
+            previous.map {
+                String(format: "%.1f", Double(peak - $0.peak) / 1e6 / (Double(tokens - $0.tokens) / 1024))
+            } ?? "-"
+        print(String(format: "| %d | %.0f | %@ |", tokens, Double(peak) / 1e6, growth as NSString))
+        previous = (tokens, peak)
     }
 }
 

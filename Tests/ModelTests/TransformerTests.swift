@@ -31,6 +31,40 @@ struct TransformerParityTests {
         #expect(error <= 1e-4, "\(name): max relative error \(error)")
     }
 
+    @Test("per-token timesteps [B, 1] and a constant [B, tokens] match the per-sample reference, as in diffusers")
+    func perTokenBroadcast() throws {
+        let model = try WanTransformer.load(Fixtures.path("transformer/frames3_nonsquare"))
+        let (inputs, expected) = try transformerFixture("frames3_nonsquare")
+        let value = inputs["timestep"]!.scalars[0]
+        for timestep in [Tensor(shape: [1, 1], scalars: [value]), Tensor(repeating: value, shape: [1, 36])] {
+            let sample = try model(
+                hiddenStates: inputs["hidden_states"]!, timestep: timestep,
+                encoderHiddenStates: inputs["encoder_hidden_states"]!)
+            #expect(Numerics.maxRelativeError(sample, expected) <= 1e-4, "timestep \(timestep.shape)")
+        }
+    }
+
+    @Test("per-token timesteps keep one modulation row per distinct value; bad rows are refused")
+    func perTokenRows() throws {
+        let model = try WanTransformer.load(Fixtures.path("transformer/batch2_pertoken"))
+        let (inputs, _) = try transformerFixture("batch2_pertoken")
+        let timestep = inputs["timestep"]!
+        var state = try model.embed(
+            hiddenStates: inputs["hidden_states"]!, timestep: timestep,
+            encoderHiddenStates: inputs["encoder_hidden_states"]!)
+        let distinct = Set(timestep.scalars).count
+        #expect(state.timestepProjection.shape == [distinct, 6 * model.config.innerDim])
+        #expect(state.tokenTimestepRows?.count == timestep.count)
+        for (index, row) in state.tokenTimestepRows!.enumerated() {
+            let first = timestep.scalars.firstIndex(of: timestep.scalars[index])!
+            #expect(row == state.tokenTimestepRows![first])
+        }
+        state.tokenTimestepRows![3] = Int32(distinct)
+        #expect(throws: TransformerError.self) { _ = try model.runBlocks(0..<1, state) }
+        state.tokenTimestepRows = nil
+        #expect(throws: TransformerError.self) { _ = try model.runBlocks(0..<1, state) }
+    }
+
     @Test("stages loaded separately give the whole forward bit for bit", arguments: transformerFixtureCases)
     func piecewiseEqualsWhole(_ name: String) throws {
         let folder = Fixtures.path("transformer/\(name)")

@@ -9,10 +9,17 @@
 public struct TransformerStageState: Sendable, Equatable {
     /// Token activations `[B, N, dim]`.
     public var hiddenStates: Tensor
-    /// The time embedding `temb`: `[B, dim]`, or `[B, T, dim]` for per-token timesteps (T = N or 1).
+    /// The time embedding `temb`, `[rows, dim]`: one row per sample, or for per-token timesteps one row per
+    /// distinct timestep value.
     public var timeEmbedding: Tensor
-    /// The blocks' modulation input `[B, 6 * dim]`, or `[B, T, 6 * dim]` for per-token timesteps.
+    /// The blocks' modulation input `[rows, 6 * dim]`, rows as in `timeEmbedding`.
     public var timestepProjection: Tensor
+    /// For per-token timesteps, the row of `timeEmbedding` / `timestepProjection` each of the `B x N` tokens
+    /// uses (sample-major); nil when row `b` serves every token of sample `b`.
+    ///
+    /// diffusers computes a `[B, N, 6 * dim]` projection for per-token timesteps; keeping one row per distinct
+    /// timestep (conditioning frames use two or three) gives the same values without `N x 6 x dim` floats.
+    public var tokenTimestepRows: [Int32]?
     /// The projected text `[B, L, dim]`.
     public var textEmbeddings: Tensor
     /// The rotary tables of the N tokens.
@@ -24,12 +31,13 @@ public struct TransformerStageState: Sendable, Equatable {
 
     /// Creates a state from its parts (for stages that receive them from elsewhere).
     public init(
-        hiddenStates: Tensor, timeEmbedding: Tensor, timestepProjection: Tensor, textEmbeddings: Tensor,
-        rotary: WanRotaryTables, grid: WanPatchGrid, nextBlock: Int
+        hiddenStates: Tensor, timeEmbedding: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]?,
+        textEmbeddings: Tensor, rotary: WanRotaryTables, grid: WanPatchGrid, nextBlock: Int
     ) {
         self.hiddenStates = hiddenStates
         self.timeEmbedding = timeEmbedding
         self.timestepProjection = timestepProjection
+        self.tokenTimestepRows = tokenTimestepRows
         self.textEmbeddings = textEmbeddings
         self.rotary = rotary
         self.grid = grid

@@ -4,15 +4,17 @@
 
 /// Modulation parameters: a learned table `[chunks, dim]` plus a timestep projection per sample or per token.
 ///
-/// Chunk `c` for the row of sample `b`, token `n` is `table[c] + projection[b, c]` (per-sample projection
-/// `[B, chunks * dim]`) or `table[c] + projection[b, t, c]` with `t = n` or `t = 0` (per-token projection
-/// `[B, T, chunks * dim]`, `T` = tokens or 1). The output norm shares one projection row between its chunks
-/// (`sharedProjection`), as diffusers adds `temb` to both halves of its table.
+/// Chunk `c` for token `n` of sample `b` is `table[c] + projection[r, c]`, where the projection row `r` is `b`
+/// (one timestep per sample) or `tokenRows[b * N + n]` (per-token timesteps: the projection holds one row per
+/// distinct timestep). The output norm shares one projection row between its chunks (`sharedProjection`), as
+/// diffusers adds `temb` to both halves of its table.
 struct WanModulation {
     /// The learned table, `chunks * dim` values.
     let table: Tensor
-    /// The timestep projection, rank 2 (per sample) or rank 3 (per token).
+    /// The timestep projection `[rows, width]`.
     let projection: Tensor
+    /// For per-token timesteps, the projection row of every token (`B x N` entries); nil for one row per sample.
+    let tokenRows: [Int32]?
     /// Model width.
     let dim: Int
     /// Whether every chunk reads the same projection values (the output norm's `temb`).
@@ -22,10 +24,9 @@ struct WanModulation {
     private var projectionWidth: Int { projection.shape[projection.rank - 1] }
 
     /// Offset of the projection row that applies to `token` of sample `batch`.
-    private func projectionRow(batch: Int, token: Int) -> Int {
-        if projection.rank == 2 { return batch * projectionWidth }
-        let perSample = projection.shape[1]
-        return (batch * perSample + (perSample == 1 ? 0 : token)) * projectionWidth
+    private func projectionRow(batch: Int, token: Int, tokens: Int) -> Int {
+        guard let tokenRows else { return batch * projectionWidth }
+        return Int(tokenRows[batch * tokens + token]) * projectionWidth
     }
 
     /// Offset of chunk `chunk` inside a projection row.
@@ -40,7 +41,7 @@ struct WanModulation {
                     projection.withUnsafeBufferPointer { projection in
                         Compute.parallelFor(normed.count / dim) { row in
                             let batch = row / tokens
-                            let projectionBase = projectionRow(batch: batch, token: row % tokens)
+                            let projectionBase = projectionRow(batch: batch, token: row % tokens, tokens: tokens)
                             let shiftTable = table.baseAddress! + shift * dim
                             let scaleTable = table.baseAddress! + scale * dim
                             let shiftProjection = projection.baseAddress! + projectionBase + projectionChunk(shift)
@@ -70,7 +71,8 @@ struct WanModulation {
                     table.withUnsafeBufferPointer { table in
                         projection.withUnsafeBufferPointer { projection in
                             Compute.parallelFor(x.count / dim) { row in
-                                let projectionBase = projectionRow(batch: row / tokens, token: row % tokens)
+                                let projectionBase = projectionRow(
+                                    batch: row / tokens, token: row % tokens, tokens: tokens)
                                 let gateTable = table.baseAddress! + gate * dim
                                 let gateProjection = projection.baseAddress! + projectionBase + projectionChunk(gate)
                                 let base = row * dim

@@ -151,14 +151,36 @@ public struct WanTransformer: Sendable {
         }
         let rotary = try rotaryTables(for: grid)
         let tokens = try patchEmbedding(hiddenStates)
-        let (embedding, projection) = conditionEmbedder.embedTimesteps(timestep.scalars)
-        let dim = config.innerDim
-        let perToken = timestep.rank == 2
+        var tokenRows: [Int32]?
+        var timesteps = timestep.scalars
+        if timestep.rank == 2 {
+            // Per-token timesteps: embed each distinct value once (in order of first appearance) and give every
+            // token the row of its value.
+            var rowOfValue: [UInt32: Int32] = [:]
+            var distinct: [Float] = []
+            var rows = [Int32](repeating: 0, count: batch * grid.tokens)
+            let perSample = timestep.shape[1]
+            for b in 0..<batch {
+                for n in 0..<grid.tokens {
+                    let value = timesteps[b * perSample + (perSample == 1 ? 0 : n)]
+                    let key = value == 0 ? 0 : value.bitPattern  // -0 and +0 embed identically
+                    if let row = rowOfValue[key] {
+                        rows[b * grid.tokens + n] = row
+                    } else {
+                        let row = Int32(distinct.count)
+                        rowOfValue[key] = row
+                        distinct.append(value)
+                        rows[b * grid.tokens + n] = row
+                    }
+                }
+            }
+            timesteps = distinct
+            tokenRows = rows
+        }
+        let (embedding, projection) = conditionEmbedder.embedTimesteps(timesteps)
         return TransformerStageState(
-            hiddenStates: tokens,
-            timeEmbedding: perToken ? embedding.reshaped([batch, timestep.shape[1], dim]) : embedding,
-            timestepProjection: perToken ? projection.reshaped([batch, timestep.shape[1], 6 * dim]) : projection,
-            textEmbeddings: conditionEmbedder.embedText(encoderHiddenStates),
+            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
+            tokenTimestepRows: tokenRows, textEmbeddings: conditionEmbedder.embedText(encoderHiddenStates),
             rotary: rotary, grid: grid, nextBlock: 0)
     }
 
@@ -178,7 +200,7 @@ public struct WanTransformer: Sendable {
         for index in range {
             state.hiddenStates = blocks[index - layers.lowerBound](
                 state.hiddenStates, text: state.textEmbeddings, timestepProjection: state.timestepProjection,
-                rotary: state.rotary)
+                tokenTimestepRows: state.tokenTimestepRows, rotary: state.rotary)
             state.nextBlock = index + 1
         }
         return state
@@ -196,7 +218,8 @@ public struct WanTransformer: Sendable {
         try checkState(state)
         let dim = config.innerDim
         let modulation = WanModulation(
-            table: exitHead.scaleShiftTable, projection: state.timeEmbedding, dim: dim, sharedProjection: true)
+            table: exitHead.scaleShiftTable, projection: state.timeEmbedding, tokenRows: state.tokenTimestepRows,
+            dim: dim, sharedProjection: true)
         let normed = modulation.modulate(
             Ops.layerNorm(state.hiddenStates, weight: nil, bias: nil, eps: Float(config.eps)), shift: 0, scale: 1)
         let projected = exitHead.projection(normed)
@@ -229,18 +252,20 @@ public struct WanTransformer: Sendable {
             "hidden states \(state.hiddenStates.shape), expected [\(batch), \(grid.tokens), \(dim)]")
         let projection = state.timestepProjection.shape
         let embedding = state.timeEmbedding.shape
-        if projection.count == 2 {
+        try check(
+            projection.count == 2 && projection[0] > 0 && projection[1] == 6 * dim,
+            "timestep projection \(projection), expected [rows, \(6 * dim)]")
+        try check(
+            embedding == [projection[0], dim], "time embedding \(embedding), expected [\(projection[0]), \(dim)]")
+        if let rows = state.tokenTimestepRows {
             try check(
-                projection == [batch, 6 * dim], "timestep projection \(projection), expected [\(batch), \(6 * dim)]")
-            try check(embedding == [batch, dim], "time embedding \(embedding), expected [\(batch), \(dim)]")
+                rows.count == batch * grid.tokens,
+                "\(rows.count) token timestep rows, expected \(batch * grid.tokens) (batch x tokens)")
+            try check(
+                rows.allSatisfy { $0 >= 0 && Int($0) < projection[0] },
+                "a token timestep row is outside the projection's \(projection[0]) rows")
         } else {
-            try check(
-                projection.count == 3 && projection[0] == batch
-                    && (projection[1] == grid.tokens || projection[1] == 1) && projection[2] == 6 * dim,
-                "timestep projection \(projection), expected [\(batch), \(grid.tokens) or 1, \(6 * dim)]")
-            try check(
-                embedding == [batch, projection[1], dim],
-                "time embedding \(embedding), expected [\(batch), \(projection[1]), \(dim)]")
+            try check(projection[0] == batch, "timestep projection has \(projection[0]) rows for batch \(batch)")
         }
         let text = state.textEmbeddings.shape
         try check(

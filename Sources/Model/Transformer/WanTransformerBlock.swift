@@ -40,12 +40,15 @@ public struct WanTransformerBlock: Sendable {
     }
 
     /// Runs the block on `hiddenStates` `[B, N, dim]` with the projected text `[B, L, dim]`, the timestep
-    /// projection (`[B, 6 * dim]` or `[B, T, 6 * dim]`) and the rotary tables of the N tokens.
+    /// projection (`[rows, 6 * dim]`: one row per sample, or per distinct timestep with `tokenTimestepRows`
+    /// naming each token's row) and the rotary tables of the N tokens.
     public func callAsFunction(
-        _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, rotary: WanRotaryTables
+        _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]? = nil,
+        rotary: WanRotaryTables
     ) -> Tensor {
         let modulation = WanModulation(
-            table: scaleShiftTable, projection: timestepProjection, dim: dim, sharedProjection: false)
+            table: scaleShiftTable, projection: timestepProjection, tokenRows: tokenTimestepRows, dim: dim,
+            sharedProjection: false)
         // 1. Self-attention.
         var normed = modulation.modulate(
             Ops.layerNorm(hiddenStates, weight: nil, bias: nil, eps: eps), shift: 0, scale: 1)

@@ -31,6 +31,7 @@ public struct VAEComponentWriter: ModelComponentWriter {
     public func write(_ options: ModelFolderOptions, to directory: String, progress: (String) -> Void) throws {
         let config = VAEComponentWriter.config(for: options.preset)
         try WanVAE.writeRandom(config: config, seed: options.seed, to: directory, dtype: options.dtype)
-        progress("  diffusion_pytorch_model.safetensors: AutoencoderKLWan base_dim \(config.baseDim), z_dim \(config.zDim)")
+        progress(
+            "  diffusion_pytorch_model.safetensors: AutoencoderKLWan base_dim \(config.baseDim), z_dim \(config.zDim)")
     }
 }

@@ -23,8 +23,11 @@ struct VAEConvolution: Sendable {
     /// Makes the convolution from a PyTorch weight [C_out, C_in, kt, kh, kw] (or [C_out, C_in, kh, kw] for a
     /// Conv2d, taken as kt = 1) and bias [C_out].
     init(weight: Tensor, bias: Tensor, stride: [Int] = [1, 1, 1]) {
-        let shape = weight.rank == 4 ? [weight.shape[0], weight.shape[1], 1, weight.shape[2], weight.shape[3]] : weight.shape
-        precondition(shape.count == 5 && bias.shape == [shape[0]] && stride.count == 3, "conv weight \(weight.shape) bias \(bias.shape)")
+        let shape =
+            weight.rank == 4 ? [weight.shape[0], weight.shape[1], 1, weight.shape[2], weight.shape[3]] : weight.shape
+        precondition(
+            shape.count == 5 && bias.shape == [shape[0]] && stride.count == 3,
+            "conv weight \(weight.shape) bias \(bias.shape)")
         outChannels = shape[0]
         inChannels = shape[1]
         kernel = Array(shape[2...])
@@ -44,6 +47,11 @@ struct VAEConvolution: Sendable {
         self.bias = bias.scalars
     }
 
+    /// Output columns per tile: about 512 KB of output rows (so they stay in cache across the taps), at least 1024.
+    static func tileColumns(outputChannels: Int) -> Int {
+        max(1024, (1 << 19) / (MemoryLayout<Float>.size * max(1, outputChannels)))
+    }
+
     /// The output extent along one axis for a padded input extent.
     func outputExtent(_ input: Int, axis: Int) -> Int {
         input < kernel[axis] ? 0 : (input - kernel[axis]) / stride[axis] + 1
@@ -51,7 +59,9 @@ struct VAEConvolution: Sendable {
 
     /// Convolves padded features [C_in, T, H, W] into [C_out, T', H', W'].
     func callAsFunction(_ input: Tensor) -> Tensor {
-        precondition(input.rank == 4 && input.shape[0] == inChannels, "conv expects [\(inChannels), T, H, W], got \(input.shape)")
+        precondition(
+            input.rank == 4 && input.shape[0] == inChannels,
+            "conv expects [\(inChannels), T, H, W], got \(input.shape)")
         let (inT, inH, inW) = (input.shape[1], input.shape[2], input.shape[3])
         let (outT, outH, outW) = (outputExtent(inT, axis: 0), outputExtent(inH, axis: 1), outputExtent(inW, axis: 2))
         precondition(outT > 0 && outH > 0 && outW > 0, "conv kernel \(kernel) larger than input \(input.shape)")
@@ -72,13 +82,15 @@ struct VAEConvolution: Sendable {
                     if kernel == [1, 1, 1] && stride == [1, 1, 1] {
                         Ops.sgemm(
                             transposeA: false, transposeB: false, m: outs, n: channelIn, k: ins,
-                            a: tapWeight(0, 0, 0), lda: ins, b: inBase, ldb: channelIn, beta: 1, c: outBase, ldc: channelOut)
+                            a: tapWeight(0, 0, 0), lda: ins, b: inBase, ldb: channelIn, beta: 1, c: outBase,
+                            ldc: channelOut)
                         return
                     }
                     if stride[1] == 1 && stride[2] == 1 {
                         // Shifted views of the padded input; rows computed over the full padded width.
                         let direct = kw == 1
                         let rowLength = (outH - 1) * inW + outW
+                        let tile = VAEConvolution.tileColumns(outputChannels: outs)
                         var scratch = [Float](repeating: 0, count: direct ? 0 : outs * outH * inW)
                         for frame in 0..<outT {
                             scratch.withUnsafeMutableBufferPointer { temp in
@@ -87,16 +99,22 @@ struct VAEConvolution: Sendable {
                                 if !direct {
                                     for o in 0..<outs { (target + o * ldc).update(repeating: bias[o], count: ldc) }
                                 }
-                                for dt in 0..<kt {
-                                    for dh in 0..<kh {
-                                        for dw in 0..<kw {
-                                            let source = inBase + (frame * stride[0] + dt) * planeIn + dh * inW + dw
-                                            Ops.sgemm(
-                                                transposeA: false, transposeB: false, m: outs, n: rowLength, k: ins,
-                                                a: tapWeight(dt, dh, dw), lda: ins, b: source, ldb: channelIn,
-                                                beta: 1, c: target, ldc: ldc)
+                                // Column tiles small enough that the output tile stays in cache across the taps.
+                                var column = 0
+                                while column < rowLength {
+                                    let width = min(tile, rowLength - column)
+                                    for dt in 0..<kt {
+                                        for dh in 0..<kh {
+                                            for dw in 0..<kw {
+                                                let source = inBase + (frame * stride[0] + dt) * planeIn + dh * inW + dw
+                                                Ops.sgemm(
+                                                    transposeA: false, transposeB: false, m: outs, n: width, k: ins,
+                                                    a: tapWeight(dt, dh, dw), lda: ins, b: source + column,
+                                                    ldb: channelIn, beta: 1, c: target + column, ldc: ldc)
+                                            }
                                         }
                                     }
+                                    column += width
                                 }
                                 if !direct {
                                     let tempBase = temp.baseAddress!

@@ -6,7 +6,8 @@ import Foundation
 enum VAEKernels {
     /// Frames `range` of `x` [C, T, H, W] (torch `x[:, range]`).
     static func frames(_ x: Tensor, _ range: Range<Int>) -> Tensor {
-        precondition(x.rank == 4 && range.lowerBound >= 0 && range.upperBound <= x.shape[1], "frames \(range) of \(x.shape)")
+        precondition(
+            x.rank == 4 && range.lowerBound >= 0 && range.upperBound <= x.shape[1], "frames \(range) of \(x.shape)")
         if range == 0..<x.shape[1] { return x }
         let (channels, time, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         let span = range.count * plane
@@ -41,14 +42,18 @@ enum VAEKernels {
 
     /// The frames of `sources` (each [C, T_i, H, W]) after `zeroFrames` zero frames, each frame upsampled
     /// `upsample` times (nearest; 1 or 2) and then zero-padded by `top`/`bottom`/`left`/`right` pixels
-    /// (F.pad of a causal conv, nn.ZeroPad2d, nn.Upsample(mode="nearest-exact") at scale 2 followed by a conv's padding).
+    /// (F.pad of a causal conv, nn.ZeroPad2d, nn.Upsample(mode="nearest-exact") at scale 2 followed by a conv's
+    /// padding).
     static func padded(
         _ sources: [Tensor], zeroFrames: Int = 0, upsample: Int = 1, top: Int = 0, bottom: Int = 0, left: Int = 0,
         right: Int = 0
     ) -> Tensor {
         precondition(!sources.isEmpty && (upsample == 1 || upsample == 2))
         let channels = sources[0].shape[0], height = sources[0].shape[2], width = sources[0].shape[3]
-        precondition(sources.allSatisfy { $0.rank == 4 && $0.shape[0] == channels && $0.shape[2] == height && $0.shape[3] == width },
+        precondition(
+            sources.allSatisfy {
+                $0.rank == 4 && $0.shape[0] == channels && $0.shape[2] == height && $0.shape[3] == width
+            },
             "padded: mismatched sources \(sources.map(\.shape))")
         let frameCount = zeroFrames + sources.reduce(0) { $0 + $1.shape[1] }
         let paddedHeight = height * upsample + top + bottom
@@ -66,7 +71,8 @@ enum VAEKernels {
                     Compute.parallelFor(channels * time) { item in
                         let (channel, frame) = (item / time, item % time)
                         let from = inputBase + (channel * time + frame) * height * width
-                        let to = base + (channel * frameCount + startFrame + frame) * paddedPlane + top * paddedWidth + left
+                        let to =
+                            base + (channel * frameCount + startFrame + frame) * paddedPlane + top * paddedWidth + left
                         if upsample == 1 {
                             for row in 0..<height {
                                 (to + row * paddedWidth).update(from: from + row * width, count: width)

@@ -4,7 +4,9 @@ import Foundation
 extension WanVAE {
     /// Makes a VAE with seeded random weights for `config` (see `RandomVAEParameters` for the distributions;
     /// every weight is drawn from the `KeyedRandom` stream named after its checkpoint key).
-    public static func random(config: WanVAEConfig, seed: UInt64) throws -> (vae: WanVAE, weights: [(name: String, tensor: Tensor)]) {
+    public static func random(
+        config: WanVAEConfig, seed: UInt64
+    ) throws -> (vae: WanVAE, weights: [(name: String, tensor: Tensor)]) {
         let parameters = RandomVAEParameters(seed: seed)
         let vae = try WanVAE(config: config, parameters: parameters)
         return (vae, parameters.made)

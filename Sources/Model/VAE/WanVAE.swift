@@ -135,7 +135,8 @@ public struct WanVAE: Sendable {
     public func encode(_ video: Tensor) throws -> Tensor {
         guard let encoder, let quantConv else {
             throw WanVAEError.badInput(
-                name: "sample", shape: video.shape, reason: "the VAE was loaded without its encoder (parts: .decoderOnly)")
+                name: "sample", shape: video.shape,
+                reason: "the VAE was loaded without its encoder (parts: .decoderOnly)")
         }
         let shape = video.shape
         guard shape.count == 5, shape[1] == config.inChannels else {

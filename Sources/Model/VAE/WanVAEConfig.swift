@@ -168,7 +168,9 @@ public struct WanVAEConfig: Codable, Sendable, Equatable {
         func refuse(_ field: String, _ value: Any, _ reason: String) -> WanVAEError {
             .unsupportedConfig(field: field, value: "\(value)", reason: reason)
         }
-        if isResidual { throw refuse("is_residual", true, "Wan2.2 residual blocks are not implemented (Wan2.1: false)") }
+        if isResidual {
+            throw refuse("is_residual", true, "Wan2.2 residual blocks are not implemented (Wan2.1: false)")
+        }
         if let patchSize, patchSize != 1 {
             throw refuse("patch_size", patchSize, "Wan2.2 patchification is not implemented (Wan2.1: null)")
         }

@@ -33,7 +33,8 @@ struct WanVAEDecoder: Sendable {
             for index in 0..<(config.numResBlocks + 1) {
                 resnets.append(
                     try VAEResidualBlock(
-                        weights, "\(prefix).up_blocks.\(level).resnets.\(index)", inChannels: inDim, outChannels: outDim))
+                        weights, "\(prefix).up_blocks.\(level).resnets.\(index)", inChannels: inDim,
+                        outChannels: outDim))
                 inDim = outDim
             }
             var upsampler: VAEResample?

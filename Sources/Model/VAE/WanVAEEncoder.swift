@@ -1,4 +1,4 @@
-// diffusers WanEncoder3d (Wan2.1 form): conv_in, residual blocks and downsamplers, middle block, RMS norm, SiLU, conv_out.
+// diffusers WanEncoder3d (Wan2.1 form): conv_in, residual blocks and downsamplers, middle block, norm, SiLU, conv_out.
 
 /// The VAE encoder, run one chunk of frames (1, then 4 at a time) with a feature cache.
 struct WanVAEEncoder: Sendable {
