@@ -28,12 +28,14 @@ private func check(_ frame: Frame) {
         _ = "\(error)"
         return
     }
-    let again = FrameEncoder.encode(message, requestID: frame.requestID)
-    var decoder = FrameDecoder(maxPayloadBytes: 1 << 20)
-    decoder.append(contentsOf: again)
-    guard let frameAgain = try? decoder.next(), let messageAgain = try? frameAgain.message(),
-          messageAgain == message, frameAgain.requestID == frame.requestID
-    else {
-        fatalError("re-encoded \(message.kind) did not decode to the same message")
+    for placement in [PayloadChecksumPlacement.header, .trailer] {
+        let again = FrameEncoder.encode(message, requestID: frame.requestID, placement: placement)
+        var decoder = FrameDecoder(maxPayloadBytes: 1 << 20)
+        decoder.append(contentsOf: again)
+        guard let frameAgain = try? decoder.next(), let messageAgain = try? frameAgain.message(),
+              messageAgain == message, frameAgain.requestID == frame.requestID
+        else {
+            fatalError("re-encoded \(message.kind) did not decode to the same message")
+        }
     }
 }

@@ -170,15 +170,15 @@ final class ConnectionCore: Sendable {
                 state.withLock { $0.writeShut = true; $0.writerBusy = false }
                 socket.shutdownWrite()
             case .item(.frame(let message, let requestID, let completion)):
-                let frame = OutgoingFrame(message, requestID: requestID, payloadChecksum: options.payloadChecksums)
-                let payloadBytes = frame.byteCount - FrameHeader.byteCount
+                let frame = makeFrame(message, requestID: requestID)
+                let payloadBytes = frame.payloadByteCount
                 var failure: TransportError?
                 if UInt64(payloadBytes) > session.peerMaxPayloadBytes {
                     failure = .messageTooLarge(bytes: payloadBytes, peerLimit: session.peerMaxPayloadBytes)
                 } else if state.withLock({ $0.writeShut }) {
                     failure = .closed(reason: "the connection is closing")
                 } else {
-                    do { try socket.writeAll([frame.header[...]] + frame.segments) } catch { failure = error }
+                    do { try write(frame) } catch { failure = error }
                 }
                 state.withLock { $0.writerBusy = false }
                 completion?(failure)
@@ -187,6 +187,45 @@ final class ConnectionCore: Sendable {
                 }
             }
         }
+    }
+
+    /// Payloads at least this large carry their checksum in a trailer, computed piece by piece as they are
+    /// sent, so each piece is read from memory once, while it is in cache, instead of twice.
+    static let trailerThresholdBytes = 1 << 20
+    private static let streamPieceBytes = 512 << 10
+
+    private func makeFrame(_ message: Message, requestID: UInt64) -> OutgoingFrame {
+        guard options.payloadChecksums else { return OutgoingFrame(message, requestID: requestID, placement: .none) }
+        var writer = PayloadWriter()
+        message.encode(into: &writer)
+        let segments = writer.finish()
+        let length = segments.reduce(0) { $0 + $1.count }
+        return OutgoingFrame(kind: message.kind.rawValue, requestID: requestID, segments: segments,
+                             placement: length >= ConnectionCore.trailerThresholdBytes ? .trailer : .header)
+    }
+
+    private func write(_ frame: OutgoingFrame) throws(TransportError) {
+        guard frame.placement == .trailer else {
+            try socket.writeAll([frame.header[...]] + frame.segments)
+            return
+        }
+        var crc = CRC32C()
+        var pending: [ArraySlice<UInt8>] = [frame.header[...]]
+        for segment in frame.segments {
+            var offset = segment.startIndex
+            while offset < segment.endIndex {
+                let piece = segment[offset..<min(segment.endIndex, offset + ConnectionCore.streamPieceBytes)]
+                crc.update(bytes: piece)
+                pending.append(piece)
+                offset = piece.endIndex
+                if pending.reduce(0, { $0 + $1.count }) >= ConnectionCore.streamPieceBytes {
+                    try socket.writeAll(pending)
+                    pending = []
+                }
+            }
+        }
+        pending.append(OutgoingFrame.trailerBytes(crc.value)[...])
+        try socket.writeAll(pending)
     }
 
     // MARK: - Reading
@@ -314,11 +353,11 @@ final class ConnectionCore: Sendable {
     func beginClose(reason: String) {
         let proceed = state.withLock { state -> Bool in
             guard state.closed == nil, !state.closing else { return false }
+            state.closing = true  // from here only the goodbye (and error frames) may be queued
             return true
         }
         guard proceed else { return }
         enqueue(.frame(.goodbye(reason: reason), requestID: 0, completion: nil))
-        state.withLock { $0.closing = true }
         enqueue(.shutdownWrite)
     }
 

@@ -64,13 +64,19 @@ public struct FrameDecoder: Sendable {
             pendingHeader = header
         }
         let payloadLength = Int(header.payloadLength)
-        guard bufferedByteCount >= FrameHeader.byteCount + payloadLength else { return nil }
+        guard bufferedByteCount >= FrameHeader.byteCount + payloadLength + header.trailerByteCount else { return nil }
         let payloadStart = readIndex + FrameHeader.byteCount
         let payload = Array(buffer[payloadStart..<(payloadStart + payloadLength)])
-        if header.flags.contains(.payloadChecksum) {
-            try header.verifyPayload(checksum: CRC32C.checksum(bytes: payload))
+        var trailer: UInt32?
+        if header.trailerByteCount > 0 {
+            let at = payloadStart + payloadLength
+            trailer = UInt32(buffer[at]) | UInt32(buffer[at + 1]) << 8 | UInt32(buffer[at + 2]) << 16
+                | UInt32(buffer[at + 3]) << 24
         }
-        readIndex = payloadStart + payloadLength
+        if header.flags.checksummed {
+            try header.verifyPayload(checksum: CRC32C.checksum(bytes: payload), trailer: trailer)
+        }
+        readIndex = payloadStart + payloadLength + header.trailerByteCount
         pendingHeader = nil
         return Frame(header: header, payload: payload[...])
     }

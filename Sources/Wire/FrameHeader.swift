@@ -17,13 +17,19 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
 
     /// The payload checksum field holds the payload's CRC-32C and must be verified.
     public static let payloadChecksum = FrameFlags(rawValue: 0x0001)
+    /// The payload's CRC-32C follows the payload as 4 extra bytes (not counted in the payload length), so a
+    /// sender can checksum a large payload piece by piece while sending it. Excludes `payloadChecksum`.
+    public static let payloadChecksumTrailer = FrameFlags(rawValue: 0x0002)
 
-    /// Bits 1-7: must-understand. A receiver that sees one it does not know rejects the frame.
+    /// Whether the payload is checksummed (in the header or in a trailer).
+    public var checksummed: Bool { !isDisjoint(with: [.payloadChecksum, .payloadChecksumTrailer]) }
+
+    /// Bits 0-7: must-understand. A receiver that sees one it does not know rejects the frame.
     public static let requiredMask: UInt16 = 0x00FF
     /// Bits 8-15: advisory. A receiver ignores the ones it does not know.
     public static let advisoryMask: UInt16 = 0xFF00
     /// The must-understand bits this version knows.
-    public static let knownRequired: UInt16 = 0x0001
+    public static let knownRequired: UInt16 = 0x0003
 }
 
 /// The fixed frame header.
@@ -41,6 +47,7 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
 /// 24     4    payload CRC-32C (0 unless flag payloadChecksum)
 /// 28     4    header CRC-32C over bytes 0..<28
 /// ```
+/// With flag payloadChecksumTrailer the payload is followed by its 4-byte CRC-32C instead.
 public struct FrameHeader: Hashable, Sendable {
     /// "SWIR" read as a little-endian UInt32.
     public static let magic: UInt32 = 0x5249_5753
@@ -111,6 +118,9 @@ public struct FrameHeader: Hashable, Sendable {
         }
         let payloadChecksum = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
         let frameFlags = FrameFlags(rawValue: flags & (FrameFlags.knownRequired | FrameFlags.advisoryMask))
+        guard !frameFlags.isSuperset(of: [.payloadChecksum, .payloadChecksumTrailer]) else {
+            throw .conflictingFlags(flags)
+        }
         guard frameFlags.contains(.payloadChecksum) || payloadChecksum == 0 else {
             throw .unexpectedPayloadChecksum(payloadChecksum)
         }
@@ -124,11 +134,21 @@ public struct FrameHeader: Hashable, Sendable {
         return header
     }
 
-    /// Checks a received payload against the header's checksum (when the flag asks for it).
-    public func verifyPayload(checksum computed: UInt32) throws(FrameError) {
-        guard flags.contains(.payloadChecksum) else { return }
-        guard computed == payloadChecksum else {
-            throw .payloadChecksumMismatch(kind: kind, requestID: requestID, stored: payloadChecksum, computed: computed)
+    /// Bytes after the payload: 4 with a checksum trailer, else 0.
+    public var trailerByteCount: Int { flags.contains(.payloadChecksumTrailer) ? 4 : 0 }
+
+    /// Checks a received payload's CRC-32C against the header's field or the trailer's value.
+    public func verifyPayload(checksum computed: UInt32, trailer: UInt32? = nil) throws(FrameError) {
+        let stored: UInt32
+        if flags.contains(.payloadChecksum) {
+            stored = payloadChecksum
+        } else if flags.contains(.payloadChecksumTrailer), let trailer {
+            stored = trailer
+        } else {
+            return
+        }
+        guard computed == stored else {
+            throw .payloadChecksumMismatch(kind: kind, requestID: requestID, stored: stored, computed: computed)
         }
     }
 }

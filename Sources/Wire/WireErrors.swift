@@ -12,8 +12,10 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case payloadChecksumMismatch(kind: UInt16, requestID: UInt64, stored: UInt32, computed: UInt32)
     /// The payload length is above the receiver's limit (checked before any allocation).
     case payloadTooLarge(length: UInt32, limit: Int)
-    /// A must-understand flag bit (0x00FE) that this version does not define is set.
+    /// A must-understand flag bit (0x00FC) that this version does not define is set.
     case unknownRequiredFlags(UInt16)
+    /// Both checksum flags (header field and trailer) are set.
+    case conflictingFlags(UInt16)
     /// The reserved header field is not zero.
     case reservedFieldNotZero(UInt16)
     /// No payload-checksum flag, yet the payload checksum field is not zero.
@@ -35,6 +37,8 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
             return "frame payload of \(length) bytes is larger than the limit of \(limit) bytes"
         case .unknownRequiredFlags(let flags):
             return "frame has unknown must-understand flag bits 0x\(String(flags, radix: 16))"
+        case .conflictingFlags(let flags):
+            return "frame flags 0x\(String(flags, radix: 16)) ask for both a header and a trailer payload checksum"
         case .reservedFieldNotZero(let value):
             return "frame header reserved field is \(value), expected 0"
         case .unexpectedPayloadChecksum(let value):

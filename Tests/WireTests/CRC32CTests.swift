@@ -29,6 +29,33 @@ import Testing
         }
     }
 
+    @Test func interleavedChainsMatchSoftwareOnLargeBuffers() {
+        var generator = SplitMix64(seed: 9)
+        let bytes = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes.withUnsafeBytes { raw in
+            for (start, length) in [(0, 65536), (3, 65536 + 7), (1, 200_001), (5, 299_990)] {
+                let piece = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
+                #expect(CRC32C.checksum(piece, using: .hardware) == CRC32C.checksum(piece, using: .software))
+            }
+        }
+    }
+
+    @Test func parallelPartsMatchOneThread() {
+        var generator = SplitMix64(seed: 10)
+        let bytes = (0..<(CRC32C.parallelThresholdBytes + 12345)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        bytes.withUnsafeBytes { raw in
+            #expect(~CRC32C.advance(0xFFFF_FFFF, raw) == ~CRC32C.softwareAdvance(0xFFFF_FFFF, raw))
+        }
+    }
+
+    @Test func shiftEqualsFeedingZeros() {
+        let zeros = [UInt8](repeating: 0, count: 1000)
+        for register: UInt32 in [0x1234_5678, 0xFFFF_FFFF, 1] {
+            let fed = zeros.withUnsafeBytes { CRC32C.softwareAdvance(register, $0) }
+            #expect(CRC32C.shift(register, byteCount: 1000) == fed)
+        }
+    }
+
     @Test func incrementalEqualsOneShot() {
         var generator = SplitMix64(seed: 8)
         let bytes = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &generator) }

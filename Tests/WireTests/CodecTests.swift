@@ -32,13 +32,14 @@ import Testing
         for index in 0..<200 {
             let message = MessageSamples.random(kind, &generator)
             let id = UInt64(index) &* 0x9E37_79B9
-            for checksum in [true, false] {
-                let bytes = FrameEncoder.encode(message, requestID: id, payloadChecksum: checksum)
+            for placement in [PayloadChecksumPlacement.header, .none, .trailer] {
+                let bytes = FrameEncoder.encode(message, requestID: id, placement: placement)
                 var decoder = FrameDecoder()
                 decoder.append(contentsOf: bytes)
                 let frame = try #require(try decoder.next())
                 #expect(frame.requestID == id)
-                #expect(frame.header.flags.contains(.payloadChecksum) == checksum)
+                #expect(frame.header.flags.contains(.payloadChecksum) == (placement == .header))
+                #expect(frame.header.flags.contains(.payloadChecksumTrailer) == (placement == .trailer))
                 #expect(try frame.message() == message)
                 try decoder.finish()
             }
@@ -52,7 +53,8 @@ import Testing
             messages.append((UInt64(index + 1), MessageSamples.random(kind, &generator)))
         }
         try DecoderChecker.verify(messages)
-        try DecoderChecker.verify(messages, payloadChecksum: false)
+        try DecoderChecker.verify(messages, placement: .none)
+        try DecoderChecker.verify(messages, placement: .trailer)
     }
 
     @Test func largeTensorFrameKeepsItsBytesAsOneSegment() throws {
@@ -130,6 +132,24 @@ import Testing
         #expect(kind == MessageKind.goodbye.rawValue && id == 7)
     }
 
+    @Test func trailerChecksumMismatch() {
+        var payloadBitFlipped = FrameEncoder.encode(.goodbye(reason: "bye"), requestID: 4, placement: .trailer)
+        payloadBitFlipped[33] ^= 0x01
+        var trailerBitFlipped = FrameEncoder.encode(.goodbye(reason: "bye"), requestID: 4, placement: .trailer)
+        trailerBitFlipped[trailerBitFlipped.count - 1] ^= 0x80
+        for bytes in [payloadBitFlipped, trailerBitFlipped] {
+            guard case .payloadChecksumMismatch(_, let id, _, _) = Self.firstError(bytes) else {
+                Issue.record("expected a payload checksum mismatch"); continue
+            }
+            #expect(id == 4)
+        }
+    }
+
+    @Test func conflictingChecksumFlags() {
+        let bytes = Self.patched(Self.validFrame()) { $0[8] |= 0x02 }
+        #expect(Self.firstError(bytes) == .conflictingFlags(0x0003))
+    }
+
     @Test func corruptPayloadWithoutChecksumReachesTheMessageDecoder() throws {
         var bytes = FrameEncoder.encode(.goodbye(reason: "bye"), requestID: 7, payloadChecksum: false)
         bytes[32] = 200  // string length now points past the payload
@@ -147,8 +167,8 @@ import Testing
     }
 
     @Test func unknownRequiredFlag() {
-        let bytes = Self.patched(Self.validFrame()) { $0[8] |= 0x04 }
-        #expect(Self.firstError(bytes) == .unknownRequiredFlags(0x04))
+        let bytes = Self.patched(Self.validFrame()) { $0[8] |= 0x08 }
+        #expect(Self.firstError(bytes) == .unknownRequiredFlags(0x08))
     }
 
     @Test func unknownAdvisoryFlagIsIgnored() throws {

@@ -25,9 +25,9 @@ enum DecoderChecker {
 
     /// Checks `messages` (with request ids) survive every delivery pattern, and that every proper prefix of
     /// each single frame yields nothing and fails `finish()` as truncated.
-    static func verify(_ messages: [(UInt64, Message)], payloadChecksum: Bool = true,
+    static func verify(_ messages: [(UInt64, Message)], placement: PayloadChecksumPlacement = .header,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let frames = messages.map { FrameEncoder.encode($0.1, requestID: $0.0, payloadChecksum: payloadChecksum) }
+        let frames = messages.map { FrameEncoder.encode($0.1, requestID: $0.0, placement: placement) }
         let stream = frames.flatMap { $0 }
         for chunk in [0, 1, 2, 7, 64] {
             let decoded = try decodeAll(stream, chunkSize: chunk)

@@ -55,6 +55,31 @@ import Testing
         await connection.close()
     }
 
+    /// Large payloads are read into a recycled buffer only when nobody holds the previous one: a result
+    /// still held by the application must never change when the next one of the same size arrives.
+    @Test func recycledPayloadBuffersNeverOverwriteHeldData() async throws {
+        let server = try Loopback.EchoServer()
+        let connection = try await WireConnection.connect(to: server.address, options: Loopback.options(.coordinator, "c"))
+        func roundTrip(_ fill: Float) async throws -> WireTensor {
+            let tensor = try WireTensor(float32: [Float](repeating: fill, count: 1 << 19), shape: [1 << 19])
+            let key = MicroBatchKey(jobID: "j", step: 0, window: 0, branch: 0)
+            let reply = try await connection.request(.forward(Forward(key: key, tensors: [NamedTensor(name: "x", tensor: tensor)])))
+            guard case .forwardResult(let result) = reply else { throw TransportError.closed(reason: "not a result") }
+            return result.tensors[0].tensor
+        }
+        let first = try await roundTrip(1)
+        let second = try await roundTrip(2)
+        #expect(first.float32Values().allSatisfy { $0 == 1 })
+        #expect(second.float32Values().allSatisfy { $0 == 2 })
+        var third: WireTensor? = try await roundTrip(3)
+        #expect(third!.float32Values().allSatisfy { $0 == 3 })
+        third = nil
+        for fill in 4...6 { #expect(try await roundTrip(Float(fill)).float32Values().allSatisfy { $0 == Float(fill) }) }
+        #expect(first.float32Values().allSatisfy { $0 == 1 } && second.float32Values().allSatisfy { $0 == 2 })
+        _ = third
+        await connection.close()
+    }
+
     @Test func wrongOrMissingTokenIsRejectedAndTheServerKeepsServing() async throws {
         let server = try Loopback.EchoServer()
         await #expect {
