@@ -162,3 +162,7 @@ func isUniquelyReferenced(_ array: inout [UInt8]) -> Bool {
         pointer.withMemoryRebound(to: AnyObject.self, capacity: 1) { isKnownUniquelyReferenced(&$0.pointee) }
     }
 }
+
+/// A reader belongs to one thread at a time (handed over once, from the handshake to the reader thread).
+@available(*, unavailable)
+extension FrameReader: Sendable {}
