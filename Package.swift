@@ -2,6 +2,14 @@
 // The package: a Wan2.1 video diffusion engine that runs on one CPU machine or a cluster of them.
 import PackageDescription
 
+/// `Extern` lets CRC32C.swift name the SSE4.2 crc32 instruction; `-mcrc32` lets the compiler emit it. The flag
+/// exists only on x86-64, where the instruction is used (after a CPU check); elsewhere the software CRC runs.
+#if arch(x86_64)
+let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+#else
+let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
+#endif
+
 let package = Package(
     name: "Sora",
     products: [
@@ -23,7 +31,7 @@ let package = Package(
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
             name: "Wire",
-            swiftSettings: [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+            swiftSettings: wireSwiftSettings
         ),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
