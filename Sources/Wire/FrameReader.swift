@@ -21,10 +21,15 @@ final class FrameReader {
     private static let stepBytes = 512 << 10
     /// Payloads at least this large are read into a recycled buffer when the application has let go of it.
     private static let recycleThresholdBytes = 1 << 20
-    /// The last large payload; reused for the next one of the same size once nobody else holds it. Fresh
-    /// memory costs a page fault per 4 KiB on first touch, which on virtual machines is slower than the
-    /// network copy itself; a pipeline stage receives same-sized activations over and over.
-    private var recycled: [UInt8] = []
+    /// How many large payloads are kept for reuse.
+    private static let recycledLimit = 2
+    /// The last large payloads, oldest first; one is reused for the next payload of the same size once
+    /// nobody else holds it. Fresh memory costs a page fault per 4 KiB on first touch, which on virtual
+    /// machines is slower than the network copy itself; a pipeline stage receives same-sized activations
+    /// over and over. Two, not one: the application usually still holds the previous message (it is
+    /// replying to it) when the next header arrives, but has let go of the one before. The reader thus
+    /// keeps at most two payloads (each within `maxPayloadBytes`) alive after the application drops them.
+    private var recycled: [[UInt8]] = []
 
     init(socket: SocketHandle, maxPayloadBytes: Int, onBytes: @escaping (Int) -> Void) {
         self.socket = socket
@@ -115,17 +120,20 @@ final class FrameReader {
             if filled < length { (destination.baseAddress! + filled).initialize(repeating: 0, count: length - filled) }
         }
         let payload: [UInt8]
-        if length >= FrameReader.recycleThresholdBytes && recycled.count == length
-            && isUniquelyReferenced(&recycled)
-        {
-            recycled.withUnsafeMutableBufferPointer { fill($0) }
-            payload = recycled
+        if length >= FrameReader.recycleThresholdBytes, let index = reusableIndex(length) {
+            var reused = recycled.remove(at: index)  // moved out: still the only reference
+            reused.withUnsafeMutableBufferPointer { fill($0) }
+            payload = reused
+            recycled.append(reused)
         } else {
             payload = [UInt8](unsafeUninitializedCapacity: length) { destination, initialized in
                 fill(destination)
                 initialized = length
             }
-            if length >= FrameReader.recycleThresholdBytes { recycled = payload }
+            if length >= FrameReader.recycleThresholdBytes {
+                recycled.append(payload)
+                if recycled.count > FrameReader.recycledLimit { recycled.removeFirst() }
+            }
         }
         if let failure { throw failure }
         var trailer: UInt32?
@@ -150,6 +158,16 @@ final class FrameReader {
             do { try header.verifyPayload(checksum: crc.value, trailer: trailer) } catch { throw .frame(error) }
         }
         return Frame(header: header, payload: payload[...])
+    }
+}
+
+extension FrameReader {
+    /// The index of a kept payload of `length` bytes that nobody else holds any more, if there is one.
+    fileprivate func reusableIndex(_ length: Int) -> Int? {
+        for index in recycled.indices where recycled[index].count == length {
+            if isUniquelyReferenced(&recycled[index]) { return index }
+        }
+        return nil
     }
 }
 
