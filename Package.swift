@@ -2,6 +2,12 @@
 // The package: a Wan2.1 video diffusion engine that runs on one CPU machine or a cluster of them.
 import PackageDescription
 
+#if arch(x86_64)
+let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let modelSwiftSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Sora",
     products: [
@@ -18,7 +24,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
-        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // On x86-64, Model is compiled for Haswell (AVX2 + FMA), which OpenBLAS's pinned kernels already require
+        // (Sources/Model/Runtime/BLASRuntime.swift); Swift never contracts a * b + c into an FMA on its own, so
+        // results stay the same operation by operation. (`x86-64-v3` is not a name Swift's clang importer accepts.)
+        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: modelSwiftSettings),
         // The cluster protocol: frames, messages, authentication, sockets.
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
