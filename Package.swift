@@ -2,12 +2,17 @@
 // The package: a Wan2.1 video diffusion engine that runs on one CPU machine or a cluster of them.
 import PackageDescription
 
-/// `Extern` lets CRC32C.swift name the SSE4.2 crc32 instruction; `-mcrc32` lets the compiler emit it. The flag
-/// exists only on x86-64, where the instruction is used (after a CPU check); elsewhere the software CRC runs.
+// Architecture-specific settings; other architectures build the portable code paths.
 #if arch(x86_64)
+/// `Extern` lets CRC32C.swift name the SSE4.2 crc32 instruction; `-mcrc32` lets the compiler emit it (the
+/// instruction runs only after a CPU check; elsewhere the software CRC runs).
 let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+/// AVX2 for the SIMD8 kernels: the same CPU level the pinned OpenBLAS Haswell kernels need. Swift does not
+/// fuse a * b + c into FMA on its own, so results are the same bits as a portable build.
+let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
 let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
+let modelSwiftSettings: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -26,7 +31,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
-        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // On x86-64, Model is compiled for Haswell (AVX2 + FMA), which OpenBLAS's pinned kernels already require
+        // (Sources/Model/Runtime/BLASRuntime.swift); Swift never contracts a * b + c into an FMA on its own, so
+        // results stay the same operation by operation. (`x86-64-v3` is not a name Swift's clang importer accepts.)
+        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: modelSwiftSettings),
         // The cluster protocol: frames, messages, authentication, sockets.
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(

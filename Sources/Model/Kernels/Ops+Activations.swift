@@ -17,7 +17,17 @@ extension Ops {
     /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) elementwise: GELU with the tanh approximation
     /// (torch gelu(approximate="tanh"), transformers gelu_new).
     public static func geluTanh(_ x: Tensor) -> Tensor {
-        vectorMap(x) { FastMath.geluTanh($0) }
+        Tensor(shape: x.shape) { output in
+            x.withUnsafeBufferPointer { input in
+                let source = input.baseAddress, destination = output.baseAddress
+                let count = x.count
+                let blockSize = 1 << 16
+                Compute.parallelFor((count + blockSize - 1) / blockSize) { block in
+                    let start = block * blockSize
+                    FastMath.geluTanh(source! + start, destination! + start, count: min(blockSize, count - start))
+                }
+            }
+        }
     }
 
     /// A vectorisable function applied to every element, in parallel over fixed blocks.

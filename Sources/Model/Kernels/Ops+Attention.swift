@@ -125,13 +125,13 @@ extension Ops {
                 let scoreRow = scores + row * columns
                 if let bias {
                     let biasRow = bias + row * keyLength + keyStart
-                    for column in 0..<columns { scoreRow[column] += biasRow[column] }
+                    FastMath.add(biasRow, to: scoreRow, count: columns)
                 }
                 if let additiveMask {
                     let maskRow = additiveMask + keyStart
-                    for column in 0..<columns { scoreRow[column] += maskRow[column] }
+                    FastMath.add(maskRow, to: scoreRow, count: columns)
                 }
-                let tileMax = FastMath.maximum(scoreRow, count: columns)
+                let tileMax = FastMath.maximumVector(scoreRow, count: columns)
                 let previousMax = runningMax[row]
                 let newMax = max(previousMax, tileMax)
                 if newMax == -.infinity {
@@ -139,13 +139,11 @@ extension Ops {
                     for column in 0..<columns { scoreRow[column] = 0 }
                     continue
                 }
-                FastMath.apply(scoreRow, scoreRow, count: columns) { FastMath.expNonPositive($0 - newMax) }
-                let tileSum = FastMath.sum(scoreRow, count: columns)
+                let tileSum = FastMath.exponentiateAndSum(scoreRow, count: columns, subtracting: newMax)
                 if previousMax != newMax {
                     let correction = FastMath.expNonPositive(previousMax - newMax)
                     runningSum[row] *= correction
-                    let accumulatorRow = accumulator + row * headDim
-                    for index in 0..<headDim { accumulatorRow[index] *= correction }
+                    FastMath.scale(accumulator + row * headDim, count: headDim, by: correction)
                 }
                 runningSum[row] += tileSum
                 runningMax[row] = newMax
@@ -160,9 +158,7 @@ extension Ops {
         for row in 0..<rows {
             let total = runningSum[row]
             let inverse: Float = total > 0 ? 1 / total : 0
-            let accumulatorRow = accumulator + row * headDim
-            let outputRow = output + row * stride
-            for index in 0..<headDim { outputRow[index] = accumulatorRow[index] * inverse }
+            FastMath.scale(accumulator + row * headDim, into: output + row * stride, count: headDim, by: inverse)
         }
     }
 }
