@@ -227,6 +227,8 @@ import Glibc
             (try json(base.merging(["--colour": "red"]) { $1 }), [], "--colour"),
             (try json(base, output: "gif"), [], "output"),
             (try json(base.merging(["--prompt": String(repeating: "fox ", count: 300_000)]) { $1 }), [], "specJSON"),
+            (try json(base.merging(["--prompt": String(repeating: "fox ", count: 100_000)]) { $1 }), [], "prompt"),
+            (try json(base.merging(["--negative-prompt": String(repeating: "ü", count: 200_000)]) { $1 }), [], "negative_prompt"),
             (ArraySlice(Array("{\"options\": [1,2".utf8)), [], "specJSON"),
             (try json(base), [Wire.Attachment(name: "image", bytes: [1, 2, 3])], "attachments"),
         ]
