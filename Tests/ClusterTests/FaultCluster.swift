@@ -89,6 +89,24 @@ final class FaultCluster {
         process.waitUntilExit()
     }
 
+    /// The process ids of the coordinator and every worker (by name; the coordinator as "coordinator").
+    var processIDs: [String: Int32] {
+        var result = workers.mapValues { $0.processIdentifier }
+        if let coordinator { result["coordinator"] = coordinator.processIdentifier }
+        return result
+    }
+
+    /// Starts a worker that is not in cluster.yaml (nobody connects to it but the test); killed by `stop()`.
+    func startLoneWorker(name: String) throws -> String {
+        let port = try freePort()
+        workers[name] = try spawn("worker", [
+            "--listen", "127.0.0.1:\(port)", "--token-file", tokenPath, "--model-root", folder,
+            "--threads", "1", "--name", name,
+        ], log: "\(name).log")
+        workerAddresses[name] = "127.0.0.1:\(port)"
+        return "127.0.0.1:\(port)"
+    }
+
     func signalWorker(_ name: String, _ signal: Int32) {
         guard let process = workers[name], process.isRunning else { return }
         kill(process.processIdentifier, signal)
