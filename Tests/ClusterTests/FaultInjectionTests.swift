@@ -160,6 +160,21 @@ import Glibc
             #expect(try closesAfterGarbage(address, bytes: Array("SWIR".utf8) + [1, 0] + (0..<600).map { _ in UInt8.random(in: 0...255) }),
                     "\(address) did not close a connection sending a garbage frame")
         }
+        // Another coordinator holding the token may not touch the job state of a worker that serves this one.
+        let second = try await WireConnection.connect(
+            to: cluster.workerAddresses["w0"]!,
+            options: ConnectionOptions(role: .coordinator, name: "second", token: try ClusterToken.load(from: cluster.tokenPath)))
+        for message in [Message.jobContext(JobContext(jobID: "x", specJSON: [], tensors: [])),
+                        .releaseJob(JobReference(jobID: job)), .cancel(JobReference(jobID: job)),
+                        .forward(Forward(key: MicroBatchKey(jobID: job, step: 0, window: 0, branch: 0), tensors: []))] {
+            do {
+                _ = try await second.request(message, timeoutSeconds: 10)
+                Issue.record("w0 accepted \(message.kind) from a second coordinator")
+            } catch TransportError.remote(let report) {
+                #expect(report.message.contains("another coordinator"), "\(message.kind): \(report)")
+            }
+        }
+        second.abort(reason: "test over")
         let during = try cluster.status(job)
         #expect(during["state"] as? String == "running", "the job ended before the intruders were done: \(during)")
         let produced = try Self.result(cluster, job, file: "intruders.y4m")
