@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "worker", targets: ["Worker"]),
         .executable(name: "bench-model", targets: ["ModelBench"]),
         .executable(name: "bench-wire", targets: ["WireBench"]),
+        .executable(name: "faultproxy", targets: ["FaultProxy"]),
     ],
     targets: [
         // OpenBLAS's CBLAS interface, found through pkg-config.
@@ -49,6 +50,8 @@ let package = Package(
         .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
         // Wire throughput against a raw socket (scripts/bench-wire.sh).
         .executableTarget(name: "WireBench", dependencies: ["Wire"]),
+        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
+        .executableTarget(name: "FaultProxy"),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),

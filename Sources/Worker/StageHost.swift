@@ -95,22 +95,31 @@ final class StageHost: Sendable {
                 throw ErrorReport(code: .unexpectedMessage, message: "\(message.kind) is only accepted from the coordinator, not a \(role)")
             }
         }
+        // Job state belongs to the coordinator that assigned the stage; another one (same token) may not touch it.
+        func requireOwner() throws {
+            try requireCoordinator()
+            let owner = state.withLock { $0.coordinator }
+            guard owner == nil || owner === connection else {
+                throw ErrorReport(code: .unavailable, message: "this worker already serves another coordinator")
+            }
+        }
         switch message {
         case .assignStage(let assignment):
             try requireCoordinator()
             return try await assign(assignment, from: connection)
         case .jobContext(let context):
-            try requireCoordinator()
+            try requireOwner()
             try storeContext(context)
             return .ok
         case .forward(let forward):
             guard role == .coordinator || role == .worker else {
                 throw ErrorReport(code: .unexpectedMessage, message: "forward is not accepted from a \(role)")
             }
+            if role == .coordinator { try requireOwner() }
             try enqueue(forward)
             return .ok
         case .releaseJob(let job), .cancel(let job):
-            try requireCoordinator()
+            try requireOwner()
             release(job.jobID)
             return .ok
         case .statsRequest:
