@@ -172,7 +172,7 @@ import Testing
         #expect(try reply.message() == .error(ErrorReport(code: .unknownKind, message: "unknown message kind 4000")))
         try peer.send(.statsRequest, requestID: 9)
         var answered = false
-        while let frame = try peer.receive(seconds: 1) {
+        while let frame = try peer.receive(seconds: 10) {
             if frame.requestID == 9, case .stats = try frame.message() { answered = true; break }
         }
         #expect(answered)
