@@ -210,6 +210,7 @@ import Glibc
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count > 0 { continue }  // an error frame or a challenge, then the close
             if count == 0 { return true }
+            if errno == EINTR { continue }  // SIGCHLD from the cluster's child processes
             return errno == ECONNRESET
         }
     }

@@ -114,9 +114,13 @@ final class RawPeer {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 { return nil }
             var poller = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(remaining * 1000) + 1) > 0 else { return nil }
+            // Signals (SIGCHLD from the cluster suites' child processes) interrupt poll and recv: retry.
+            let ready = poll(&poller, 1, Int32(remaining * 1000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return nil }
             var chunk = [UInt8](repeating: 0, count: 65536)
             let count = chunk.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
             if count <= 0 { return nil }
             decoder.append(contentsOf: chunk[0..<count])
         }
@@ -130,6 +134,7 @@ final class RawPeer {
             var poller = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 50) > 0 else { continue }
             let count = chunk.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
             if count <= 0 { return true }
         }
         return false
