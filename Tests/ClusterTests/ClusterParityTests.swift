@@ -22,6 +22,9 @@ struct ClusterFixture: Sendable {
     }
     static let steps = 5
     static let killSteps = 40
+    /// Steps of the coordinator-restart job: long enough that an unloaded release build is still denoising
+    /// when the coordinator is killed after step 5.
+    static let restartSteps = 400
 
     static let shared: Result<ClusterFixture, Error> = Result { try ClusterFixture() }
 
@@ -32,7 +35,7 @@ struct ClusterFixture: Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try TestModel.write(layers: 4, into: root, name: "models/tiny4")
         let binaries = try BuiltProducts.directory()
-        for steps in [Self.steps, Self.killSteps] {
+        for steps in [Self.steps, Self.killSteps, Self.restartSteps] {
             let (status, output) = try runProgram(
                 binaries + "/coordinator",
                 ["generate", "--model", model, "--threads", "1", "--quiet", "--out", "reference-\(steps).y4m"]

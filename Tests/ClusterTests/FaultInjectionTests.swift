@@ -281,7 +281,7 @@ import Glibc
         let stateDir = try Self.stateDirectory(cluster)
         let firstResult = stateDir + "/jobs/\(first)/result.y4m"
         let before = try FileManager.default.attributesOfItem(atPath: firstResult)
-        let second = try Self.submit(cluster, steps: ClusterFixture.killSteps)
+        let second = try Self.submit(cluster, steps: ClusterFixture.restartSteps)
         try cluster.waitForSteps(second, 5)
         // Somewhere inside a step (printed, so a failure can be replayed).
         let extraMicroseconds = UInt32.random(in: 0...150_000)
@@ -291,8 +291,8 @@ import Glibc
         print("FaultInjectionTests: coordinator killed \(extraMicroseconds) µs after step 5; job.json says \(checkpointed) steps done")
         try cluster.startCoordinator()
         let produced = try Self.result(cluster, second, file: "restart-second.y4m")
-        #expect(produced == (try fixture.referenceBytes(steps: ClusterFixture.killSteps)), "logs:\n\(cluster.allLogs)")
-        #expect(checkpointed >= 5 && checkpointed < ClusterFixture.killSteps)
+        #expect(produced == (try fixture.referenceBytes(steps: ClusterFixture.restartSteps)), "logs:\n\(cluster.allLogs)")
+        #expect(checkpointed >= 5 && checkpointed < ClusterFixture.restartSteps)
         // The checkpoint is written just before job.json, so a kill between the two resumes one step later.
         let resumedAt = [checkpointed, checkpointed + 1].filter {
             cluster.log("coordinator-2.log").contains("\(second): resuming from the checkpoint after step \($0)\n")

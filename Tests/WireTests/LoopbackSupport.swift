@@ -6,10 +6,12 @@ import Testing
 enum Loopback {
     static let token = ClusterToken(bytes: [UInt8](repeating: 0x5A, count: 32))
 
-    static func options(_ role: PeerRole, _ name: String, token: ClusterToken? = Loopback.token) -> ConnectionOptions {
+    static func options(
+        _ role: PeerRole, _ name: String, token: ClusterToken? = Loopback.token, deadAfterSeconds: Double = 0.6
+    ) -> ConnectionOptions {
         var options = ConnectionOptions(role: role, name: name, token: token)
         options.heartbeatIntervalSeconds = 0.1
-        options.deadAfterSeconds = 0.6
+        options.deadAfterSeconds = deadAfterSeconds
         options.handshakeTimeoutSeconds = 1
         return options
     }
@@ -23,8 +25,11 @@ enum Loopback {
         let closed = EventLog()
         let accepted = EventLog()
 
-        init(token: ClusterToken? = Loopback.token, host: String = "127.0.0.1") throws {
-            var serverOptions = ServerOptions(connection: Loopback.options(.worker, "echo", token: token))
+        /// `deadAfterSeconds` is short by default so silence tests run fast; a test whose raw peer never sends
+        /// heartbeats but must stay connected under load passes a longer one.
+        init(token: ClusterToken? = Loopback.token, host: String = "127.0.0.1", deadAfterSeconds: Double = 0.6) throws {
+            var serverOptions = ServerOptions(
+                connection: Loopback.options(.worker, "echo", token: token, deadAfterSeconds: deadAfterSeconds))
             let events = self.events
             serverOptions.onEvent = { events.append($0) }
             server = try WireServer.listen(on: "\(host):0", options: serverOptions)

@@ -163,7 +163,8 @@ import Testing
     }
 
     @Test func unknownKindGetsAnErrorAndTheConnectionStays() async throws {
-        let server = try Loopback.EchoServer()
+        // The raw peer sends no heartbeats: a 0.6 s silence limit could close it before the reply under load.
+        let server = try Loopback.EchoServer(deadAfterSeconds: 10)
         let peer = try RawPeer(server.address)
         guard case .established = try peer.handshake(token: Loopback.token) else { Issue.record("handshake"); return }
         try peer.send(OutgoingFrame(kind: 4000, requestID: 7, segments: [[1, 2, 3]]).joined)
