@@ -397,7 +397,7 @@ final class StageHost: Sendable {
             ("resident_bytes", Double(ResourceUsage.residentBytes ?? 0)),
             ("peak_resident_bytes", Double(ResourceUsage.peakResidentBytes ?? 0)),
             ("budget_bytes", Double(settings.memoryBytes)),
-        ])
+        ] + SpeedProbe.current.statsEntries)
     }
 }
 

@@ -29,6 +29,7 @@ do {
     exit(2)
 }
 if let threads = settings.threads { Compute.setThreadCount(threads) }
+let probe = SpeedProbe.current
 
 var serverOptions = ServerOptions(connection: ConnectionOptions(role: .worker, name: settings.name, token: token))
 serverOptions.allowedRoles = [.coordinator, .worker]
@@ -43,7 +44,8 @@ do {
     fail("cannot listen on \(settings.listen): \(error)")
 }
 let host = StageHost(settings: settings, root: root, peerOptions: peerOptions)
-host.log("listening on \(server.address), model root \(root.path), budget \(settings.memoryBytes) bytes, \(Compute.threadCount) threads")
+host.log("listening on \(server.address), model root \(root.path), budget \(settings.memoryBytes) bytes, \(Compute.threadCount) threads, "
+    + String(format: "speed %.1f GFLOP/s (%.1f wall) measured in %.0f ms", probe.gigaflops, probe.wallGigaflops, 1000 * probe.seconds))
 for await connection in server.connections {
     Task { await host.serve(connection) }
 }

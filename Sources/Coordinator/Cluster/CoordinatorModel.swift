@@ -163,6 +163,7 @@ final class CoordinatorModel: Sendable {
             workspaceBytes: floatBytes * (tokens * (8 * dim + config.ffnDim) + 2 * textLength * dim + tokens * config.attentionHeadDim),
             jobContextBytes: branches * textLength * dim * floatBytes,
             processOverheadBytes: 64 << 20,
-            unitsPerStep: plan.windows.count * branches)
+            unitsPerStep: plan.windows.count * branches,
+            flopsPerLayer: SpeedCalibration.blockFlops(config: config, tokens: tokens, textLength: textLength))
     }
 }

@@ -160,7 +160,7 @@ final class JobRunner {
             let plan: StagePlan
             do {
                 plan = try StagePlanner.plan(
-                    model: planning, workers: workers.map(ClusterPlanning.planningWorker),
+                    model: planning, workers: await pool.planningWorkers(workers, model: planning),
                     maxInflightPerStage: config.scheduler.maxInflightPerStage)
             } catch let error as PlanningError {
                 let note = excluded.isEmpty ? "" : " (refused: " + excluded.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")"

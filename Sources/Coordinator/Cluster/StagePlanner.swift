@@ -1,6 +1,7 @@
 // Places the transformer's layers on workers: contiguous ranges sized by memory and speed, one or more
-import Foundation
 // pipelines side by side, with every process's predicted peak memory. Pure: no I/O.
+import Foundation
+import Model
 
 /// What the planner needs to know about the model and the job, in bytes and counts.
 struct PlanningModel: Equatable, Sendable {
@@ -22,6 +23,8 @@ struct PlanningModel: Equatable, Sendable {
     var processOverheadBytes: Int
     /// Micro-batches each step must push through a pipeline (windows x guidance branches).
     var unitsPerStep: Int
+    /// Floating-point operations of one block on the largest micro-batch (0 when unknown).
+    var flopsPerLayer: Double = 0
 }
 
 /// One worker as the planner sees it.
@@ -30,8 +33,11 @@ struct PlanningWorker: Equatable, Sendable {
     var name: String
     /// Its memory budget in bytes.
     var memoryBytes: Int
-    /// Its measured speed in layer-passes per second on one micro-batch (from calibration; 1 if unknown).
+    /// Its speed in layer-passes per second on one micro-batch: from its calibration when `measured`, otherwise
+    /// a relative figure (its thread count).
     var layersPerSecond: Double
+    /// Whether `layersPerSecond` comes from a measurement (then predicted times are seconds).
+    var measured = false
 }
 
 /// One stage of one pipeline.
@@ -57,6 +63,9 @@ struct StagePlan: Equatable, Sendable {
     var predictedSecondsPerStep: Double
     /// Workers that got no stage.
     var idleWorkers: [String]
+    /// Whether every placed worker's speed was measured, so `predictedSecondsPerStep` is in seconds (otherwise it
+    /// is only good for comparing candidates).
+    var secondsAreMeasured = false
 }
 
 /// Why a job cannot be placed, naming where memory is missing.
@@ -89,7 +98,8 @@ enum StagePlanner {
                 if firstFailure == nil { firstFailure = error }
             }
         }
-        guard let best else { throw firstFailure! }
+        guard var best else { throw firstFailure! }
+        best.secondsAreMeasured = model.flopsPerLayer > 0 && workers.allSatisfy(\.measured)
         return best
     }
 
@@ -187,6 +197,63 @@ enum StagePlanner {
             }
         }
         return stages
+    }
+}
+
+// MARK: - Speeds
+
+/// Turns the workers' calibrations (GFLOP/s from their start-up probe) into the planner's layers per second.
+///
+/// Noise must not move layers: two equal machines measure a few percent apart from one start to the next. So
+/// speeds are taken relative to the fastest worker and rounded to quarter octaves (steps of 2^(1/4), about 19%)
+/// before the split: workers within about 8% of the fastest count as exactly as fast, and the placement is a
+/// deterministic function of those buckets. The fastest speed itself is rounded the same way, so predicted times
+/// are stable too. A worker without a calibration (an older worker) counts as its thread count times the median
+/// per-thread speed of the measured ones; when none is measured, speeds are the thread counts (relative only).
+enum SpeedCalibration {
+    /// Buckets per doubling of speed.
+    static let bucketsPerOctave = 4.0
+
+    /// Whether a reported speed can be used (finite, positive, below 10 PFLOP/s).
+    static func isPlausible(_ gigaflops: Double) -> Bool { gigaflops.isFinite && gigaflops > 1e-3 && gigaflops < 1e7 }
+
+    /// `value` rounded to the nearest quarter octave.
+    static func bucket(_ value: Double) -> Double {
+        exp2((log2(value) * bucketsPerOctave).rounded() / bucketsPerOctave)
+    }
+
+    /// Speeds rounded into buckets relative to the fastest.
+    static func bucketed(_ speeds: [Double]) -> [Double] {
+        guard let fastest = speeds.max(), fastest > 0 else { return speeds }
+        let top = bucket(fastest)
+        return speeds.map { top * bucket($0 / fastest) }
+    }
+
+    /// The planner's workers for `entries`, with `measured` GFLOP/s by worker name.
+    static func planningWorkers(_ entries: [WorkerEntry], measured: [String: Double], flopsPerLayer: Double) -> [PlanningWorker] {
+        let known = entries.compactMap { entry in measured[entry.name].map { $0 / Double(max(entry.threads, 1)) } }.sorted()
+        guard !known.isEmpty, flopsPerLayer > 0 else {
+            return entries.map { PlanningWorker(name: $0.name, memoryBytes: $0.memoryBytes, layersPerSecond: Double($0.threads)) }
+        }
+        let perThread = known[known.count / 2]
+        let raw = entries.map { measured[$0.name] ?? perThread * Double(max($0.threads, 1)) }
+        let speeds = bucketed(raw)
+        return entries.indices.map { index in
+            PlanningWorker(
+                name: entries[index].name, memoryBytes: entries[index].memoryBytes,
+                layersPerSecond: speeds[index] * 1e9 / flopsPerLayer, measured: measured[entries[index].name] != nil)
+        }
+    }
+
+    /// Floating-point operations of one Wan block on `tokens` tokens with `textLength` text tokens: the matrix
+    /// products (self-attention q, k, v, out; cross-attention q, out over the tokens and k, v over the text; the
+    /// feed-forward pair) and both attentions' score and value products. Norms and elementwise work are left out.
+    static func blockFlops(config: WanTransformerConfig, tokens: Int, textLength: Int) -> Double {
+        let t = Double(tokens), d = Double(config.innerDim), f = Double(config.ffnDim), l = Double(textLength)
+        let selfAttention = 4 * 2 * t * d * d + 2 * 2 * t * t * d
+        let crossAttention = 2 * 2 * t * d * d + 2 * 2 * l * d * d + 2 * 2 * t * l * d
+        let feedForward = 2 * 2 * t * d * f
+        return selfAttention + crossAttention + feedForward
     }
 }
 

@@ -34,6 +34,8 @@ actor WorkerPool {
         /// The plan number the current stage was assigned under (the worker tags its failure reports with it).
         var stageEpoch = 0
         var contexts: Set<String> = []
+        /// The worker's calibrated speed in GFLOP/s (nil when it reported none).
+        var gigaflops: Double?
     }
 
     let entries: [WorkerEntry]
@@ -71,11 +73,14 @@ actor WorkerPool {
                 connection.abort(reason: "not a worker")
                 throw ClusterError("\(entry.address) answered as a \(connection.session.peerRole), not a worker")
             }
+            let speed = await Self.calibratedSpeed(of: connection)
             generation += 1
-            let link = Link(entry: entry, connection: connection, generation: generation)
+            var link = Link(entry: entry, connection: connection, generation: generation)
+            link.gigaflops = speed
             links[entry.name] = link
             lastFailure[entry.name] = nil
-            log("worker \(entry.name) connected at \(entry.address)")
+            let described = speed.map { String(format: "measured speed %.1f GFLOP/s", $0) } ?? "no speed measurement (planned by threads)"
+            log("worker \(entry.name) connected at \(entry.address), \(described)")
             let generation = link.generation
             Task { await self.read(link.connection, worker: entry.name, generation: generation) }
             post(.joined(worker: entry.name))
@@ -116,6 +121,21 @@ actor WorkerPool {
 
     /// Connected workers, in cluster.yaml order.
     func connected() -> [WorkerEntry] { entries.filter { links[$0.name] != nil } }
+
+    /// The planner's view of `workers`: budgets from cluster.yaml, speeds from their calibration.
+    func planningWorkers(_ workers: [WorkerEntry], model: PlanningModel) -> [PlanningWorker] {
+        SpeedCalibration.planningWorkers(
+            workers, measured: links.compactMapValues(\.gigaflops), flopsPerLayer: model.flopsPerLayer)
+    }
+
+    /// Asks a connected worker for its start-up calibration (`calibration_gflops` in its stats); nil when it has
+    /// none, does not answer within 10 s, or reports a value that is not a plausible speed.
+    static func calibratedSpeed(of connection: WireConnection) async -> Double? {
+        guard case .stats(let stats)? = try? await connection.request(.statsRequest, timeoutSeconds: 10),
+              let value = stats.entries.first(where: { $0.name == "calibration_gflops" })?.value
+        else { return nil }
+        return SpeedCalibration.isPlausible(value) ? value : nil
+    }
 
     func link(_ worker: String) -> Link? { links[worker] }
 
