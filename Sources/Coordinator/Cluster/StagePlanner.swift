@@ -151,29 +151,31 @@ enum StagePlanner {
             throw PlanningError(
                 description: "the model's \(model.layerCount) layers do not fit: \(missingLayers) layers (\(formatBytes(missingLayers * model.bytesPerLayer)) of weights) have no room; \(detail)")
         }
-        // Water-filling: share layers by speed, clamp to capacity, redistribute the rest.
+        // Water-filling: share layers by speed (largest remainders get the odd layers), clamp to capacity,
+        // share what the clamped ones could not take among the others.
         var assigned = [Int](repeating: 0, count: n)
         var remaining = model.layerCount
-        var open = Set(0..<n)
+        var open = (0..<n).filter { capacity[$0] > 0 }
         while remaining > 0 && !open.isEmpty {
             let speedSum = open.map { workers[$0].layersPerSecond }.reduce(0, +)
+            let ideal = open.map { Double(remaining) * workers[$0].layersPerSecond / max(speedSum, 1e-12) }
             var given = 0
-            for index in open.sorted() {
-                let share = Int((Double(remaining) * workers[index].layersPerSecond / max(speedSum, 1e-12)).rounded(.down))
-                let take = min(share, capacity[index] - assigned[index])
+            for (slot, index) in open.enumerated() {
+                let take = min(Int((ideal[slot] + 1e-9).rounded(.down)), capacity[index] - assigned[index])
                 assigned[index] += take
                 given += take
             }
-            remaining -= given
-            if given == 0 {
-                // Hand out single layers to the fastest open workers with room.
-                for index in open.sorted(by: { workers[$0].layersPerSecond > workers[$1].layersPerSecond || (workers[$0].layersPerSecond == workers[$1].layersPerSecond && $0 < $1) }) where remaining > 0 {
-                    if assigned[index] < capacity[index] {
-                        assigned[index] += 1
-                        remaining -= 1
-                    }
-                }
+            let byRemainder = open.indices.sorted {
+                let a = ideal[$0] - ideal[$0].rounded(.down), b = ideal[$1] - ideal[$1].rounded(.down)
+                if abs(a - b) > 1e-9 { return a > b }
+                let speedA = workers[open[$0]].layersPerSecond, speedB = workers[open[$1]].layersPerSecond
+                return speedA != speedB ? speedA > speedB : open[$0] < open[$1]
             }
+            for slot in byRemainder where given < remaining && assigned[open[slot]] < capacity[open[slot]] {
+                assigned[open[slot]] += 1
+                given += 1
+            }
+            remaining -= given
             open = open.filter { assigned[$0] < capacity[$0] }
         }
         var stages: [PlannedStage] = []
@@ -205,19 +207,19 @@ enum StagePlanner {
 /// Turns the workers' calibrations (GFLOP/s from their start-up probe) into the planner's layers per second.
 ///
 /// Noise must not move layers: two equal machines measure a few percent apart from one start to the next. So
-/// speeds are taken relative to the fastest worker and rounded to quarter octaves (steps of 2^(1/4), about 19%)
-/// before the split: workers within about 8% of the fastest count as exactly as fast, and the placement is a
-/// deterministic function of those buckets. The fastest speed itself is rounded the same way, so predicted times
+/// speeds are taken relative to the fastest worker and rounded to third octaves (steps of 2^(1/3), about 26%)
+/// before the split: workers within 11% of the fastest count as exactly as fast, a worker at half the speed stays
+/// at exactly half under +-5% jitter of both, and the placement is a deterministic function of those buckets. The fastest speed itself is rounded the same way, so predicted times
 /// are stable too. A worker without a calibration (an older worker) counts as its thread count times the median
 /// per-thread speed of the measured ones; when none is measured, speeds are the thread counts (relative only).
 enum SpeedCalibration {
     /// Buckets per doubling of speed.
-    static let bucketsPerOctave = 4.0
+    static let bucketsPerOctave = 3.0
 
     /// Whether a reported speed can be used (finite, positive, below 10 PFLOP/s).
     static func isPlausible(_ gigaflops: Double) -> Bool { gigaflops.isFinite && gigaflops > 1e-3 && gigaflops < 1e7 }
 
-    /// `value` rounded to the nearest quarter octave.
+    /// `value` rounded to the nearest third of an octave.
     static func bucket(_ value: Double) -> Double {
         exp2((log2(value) * bucketsPerOctave).rounded() / bucketsPerOctave)
     }
