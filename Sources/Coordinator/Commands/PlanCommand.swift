@@ -1,13 +1,16 @@
 // `coordinator plan`: where a job's layers would go on the cluster, and whether it fits.
 import Foundation
 import Model
+import Wire
 
 /// Prints the placement the coordinator would choose for a job over every worker of cluster.yaml.
 enum PlanCommand: Command {
     static let name = "plan"
     static let summary = "show per worker the layers, predicted peak memory and step-time share of a job"
     static let specs: [OptionSpec] = GenerateCommand.specs.filter { JobRequest.optionNames.contains($0.name) && $0.name != "--prompt" }
-        + [ClusterClient.configSpec, .value("--model", "DIR", "the model (default: cluster.yaml's model beside the file)")]
+        + [ClusterClient.configSpec, .value("--model", "DIR", "the model (default: cluster.yaml's model beside the file)"),
+           .flag("--measure", "ask each worker for its measured speed, as serve does (default: speeds from threads)"),
+           .flag("--json", "print the plan as one JSON object")]
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") {
@@ -15,8 +18,9 @@ enum PlanCommand: Command {
                 synopsis: "coordinator plan [--config cluster.yaml] [job options]",
                 description: "Plans the job over every worker of cluster.yaml with their memory budgets and prints, "
                     + "per worker, its layer range, predicted peak memory (weights + in-flight activations + "
-                    + "workspace) and share of the step time. Exits with status 1, naming the missing memory, when "
-                    + "the job cannot fit.",
+                    + "workspace) and share of the step time. Speeds are the workers' thread counts unless --measure "
+                    + "asks the running workers for the calibration they measured at start (what serve plans with). "
+                    + "Exits with status 1, naming the missing memory, when the job cannot fit.",
                 specs: specs))
             return 0
         }
@@ -34,15 +38,29 @@ enum PlanCommand: Command {
         let spec = try JobOptions.spec(from: jobOptions, defaults: model.defaults)
         try model.check(spec)
         let planning = try model.planningModel(for: spec)
-        print("job: \(spec.width)x\(spec.height), \(spec.frames) frames, \(planning.unitsPerStep) micro-batch(es) per step; model: \(planning.layerCount) blocks of \(formatBytes(planning.bytesPerLayer))")
+        let measured = options.flag("--measure") ? try measureWorkers(config) : [:]
+        let workers = SpeedCalibration.planningWorkers(config.workers, measured: measured, flopsPerLayer: planning.flopsPerLayer)
+        let json = options.flag("--json")
+        if !json {
+            print("job: \(spec.width)x\(spec.height), \(spec.frames) frames, \(planning.unitsPerStep) micro-batch(es) per step; model: \(planning.layerCount) blocks of \(formatBytes(planning.bytesPerLayer))")
+            if options.flag("--measure") {
+                for entry in config.workers {
+                    print(measured[entry.name].map { String(format: "  %@: %.1f GFLOP/s measured", entry.name, $0) }
+                        ?? "  \(entry.name): not measured (unreachable or no calibration); counted by threads")
+                }
+            }
+        }
         let plan: StagePlan
         do {
-            plan = try StagePlanner.plan(
-                model: planning, workers: config.workers.map(ClusterPlanning.planningWorker),
-                maxInflightPerStage: config.scheduler.maxInflightPerStage)
+            plan = try StagePlanner.plan(model: planning, workers: workers, maxInflightPerStage: config.scheduler.maxInflightPerStage)
         } catch let error as PlanningError {
+            if json { try printJSON(["fits": false, "error": error.description, "units_per_step": planning.unitsPerStep]) }
             printError("plan: the job does not fit: \(error.description)")
             return 1
+        }
+        if json {
+            try printJSON(document(plan, planning: planning, config: config, measured: measured))
+            return 0
         }
         for (number, stages) in plan.pipelines.enumerated() {
             let total = stages.map(\.secondsPerMicroBatch).reduce(0, +)
@@ -56,7 +74,57 @@ enum PlanCommand: Command {
             }
         }
         if !plan.idleWorkers.isEmpty { print("idle: \(plan.idleWorkers.joined(separator: ", "))") }
+        if plan.secondsAreMeasured { print(String(format: "predicted step time: %.3f s (from the measured speeds)", plan.predictedSecondsPerStep)) }
         print("coordinator: text encoder, entry (patch + condition embedding) and exit (norm + projection) pieces, VAE decode")
         return 0
+    }
+
+    /// The plan as JSON: per pipeline and stage the worker, blocks, predicted peak and budget.
+    static func document(_ plan: StagePlan, planning: PlanningModel, config: ClusterConfig, measured: [String: Double]) -> [String: Any] {
+        let pipelines: [[[String: Any]]] = plan.pipelines.map { stages in
+            let total = stages.map(\.secondsPerMicroBatch).reduce(0, +)
+            return stages.map { stage in
+                var entry: [String: Any] = [
+                    "worker": stage.worker, "layer_start": stage.layers.lowerBound, "layer_end": stage.layers.upperBound,
+                    "predicted_peak_bytes": stage.predictedPeakBytes,
+                    "budget_bytes": config.workers.first { $0.name == stage.worker }!.memoryBytes,
+                    "weight_bytes": stage.layers.count * planning.bytesPerLayer,
+                    "step_share": stage.secondsPerMicroBatch / max(total, 1e-12),
+                ]
+                if let speed = measured[stage.worker] { entry["measured_gflops"] = speed }
+                if plan.secondsAreMeasured { entry["seconds_per_micro_batch"] = stage.secondsPerMicroBatch }
+                return entry
+            }
+        }
+        var document: [String: Any] = [
+            "fits": true, "pipelines": pipelines, "idle": plan.idleWorkers, "units_per_step": planning.unitsPerStep,
+            "activation_bytes": planning.activationBytes, "workspace_bytes": planning.workspaceBytes,
+            "job_context_bytes": planning.jobContextBytes, "process_overhead_bytes": planning.processOverheadBytes,
+        ]
+        if plan.secondsAreMeasured { document["predicted_seconds_per_step"] = plan.predictedSecondsPerStep }
+        return document
+    }
+
+    static func printJSON(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Each reachable worker's calibration, asked the way serve asks (an authenticated connection, `stats`).
+    static func measureWorkers(_ config: ClusterConfig) throws -> [String: Double] {
+        let token = try ClusterToken.load(from: config.tokenFile)
+        let workers = config.workers
+        return try ClusterClient.runAsync {
+            var speeds: [String: Double] = [:]
+            for entry in workers {
+                var options = ConnectionOptions(role: .coordinator, name: "plan", token: token)
+                options.connectTimeoutSeconds = 5
+                guard let connection = try? await WireConnection.connect(to: entry.address.description, options: options),
+                      connection.session.peerRole == .worker else { continue }
+                speeds[entry.name] = await WorkerPool.calibratedSpeed(of: connection)
+                await connection.close(reason: "plan measured the speed")
+            }
+            return speeds
+        }
     }
 }
