@@ -320,6 +320,7 @@ final class StageHost: Sendable {
         let stageState = TransformerStageState(
             hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil, textEmbeddings: text,
             rotary: rotary, grid: grid, nextBlock: stage.transformer.layers.lowerBound)
+        if FaultHooks.dropsThisForward() { return log("fault hook SORA_FAULT_DROP_FORWARDS: dropping micro-batch \(key)") }
         let limit = 2 * stage.options.maxInflightPerStage + 2
         try state.withLock { state in
             guard state.queue.count < limit else {

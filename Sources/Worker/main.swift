@@ -46,6 +46,9 @@ do {
 let host = StageHost(settings: settings, root: root, peerOptions: peerOptions)
 host.log("listening on \(server.address), model root \(root.path), budget \(settings.memoryBytes) bytes, \(Compute.threadCount) threads, "
     + String(format: "speed %.1f GFLOP/s (%.1f wall) measured in %.0f ms", probe.gigaflops, probe.wallGigaflops, 1000 * probe.seconds))
+if !FaultHooks.dropForwards.isEmpty {
+    host.log("fault injection: will drop received micro-batches \(FaultHooks.dropForwards.sorted()) (SORA_FAULT_DROP_FORWARDS)")
+}
 for await connection in server.connections {
     Task { await host.serve(connection) }
 }

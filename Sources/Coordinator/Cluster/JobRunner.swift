@@ -33,6 +33,8 @@ final class JobRunner {
     let config: ClusterConfig
     private var events: AsyncStream<PoolEvent>.Iterator
     private var epoch = 0
+    /// Takes a micro-batch that never returns as lost (reset per job).
+    private var watchdog = UnitWatchdog()
 
     init(model: CoordinatorModel, pool: WorkerPool, book: JobBook, config: ClusterConfig) {
         self.model = model
@@ -54,6 +56,7 @@ final class JobRunner {
     func run(_ record: JobRecord) async {
         let id = record.id
         let folder = book.folder(of: id)
+        watchdog = UnitWatchdog()
         await book.update(id) { $0.state = .running; $0.phase = "encoding text"; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
         log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
         do {
@@ -237,6 +240,7 @@ final class JobRunner {
             units: units, pipelineCount: placement.pipelines.count,
             capacityPerPipeline: config.scheduler.maxInflightPerStage)
         var entries: [WorkUnitID: TransformerStageState] = [:]
+        watchdog.predicted = UnitWatchdog.predictedRoundTrip(placement.plan, inflight: config.scheduler.maxInflightPerStage)
         let model = self.model
         func perform(_ actions: [DispatchAction<WorkUnitID>]) async throws {
             for case .send(let unit, let pipeline) in actions {
@@ -258,6 +262,7 @@ final class JobRunner {
                 }
                 do {
                     _ = try await link.connection.request(.forward(Forward(key: key, tensors: tensors)), timeoutSeconds: 60)
+                    dispatcher.markSent(unit, at: ProcessInfo.processInfo.systemUptime)
                 } catch {
                     throw StepFailure(worker: first, reason: "forward refused: \(error)")
                 }
@@ -265,6 +270,7 @@ final class JobRunner {
         }
         try await perform(dispatcher.fill())
         while !dispatcher.isComplete {
+            try await perform(try await expireLostUnits(id: id, dispatcher: &dispatcher, order: units, placement: placement))
             let event = await nextEvent()
             try await checkCancelled(id)
             switch event {
@@ -274,8 +280,10 @@ final class JobRunner {
                       let branch = GuidanceBranch(rawValue: Int(key.branch)),
                       let pipeline = placement.pipelines.firstIndex(where: { $0.last == worker }) else { continue }
                 let unit = WorkUnitID(step: Int(key.step), window: Int(key.window), branch: branch)
+                let sent = dispatcher.sentAt[unit]
                 let (accepted, actions) = dispatcher.complete(unit, pipeline: pipeline)
                 guard accepted, let state = entries.removeValue(forKey: unit) else { continue }
+                if let sent { watchdog.observe(ProcessInfo.processInfo.systemUptime - sent) }
                 let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: result.tensors, in: "forwardResult")
                 results[unit] = try await onThread { try model.exit(state, blocksOutput: hidden) }
                 try await perform(actions)
@@ -287,6 +295,27 @@ final class JobRunner {
                 continue
             }
         }
+    }
+
+    /// The watchdog: re-queues micro-batches that got no result within its bound and returns the sends to do; a unit
+    /// lost too often fails the step on its pipeline's first worker (the step is then re-planned).
+    private func expireLostUnits(
+        id: String, dispatcher: inout StepDispatcher<WorkUnitID>, order: [WorkUnitID], placement: Placement
+    ) async throws -> [DispatchAction<WorkUnitID>] {
+        let bound = watchdog.boundSeconds
+        let (lost, actions) = dispatcher.expire(now: ProcessInfo.processInfo.systemUptime, bound: bound, order: order)
+        guard !lost.isEmpty else { return [] }
+        for (unit, pipeline) in lost {
+            let stages = placement.pipelines[pipeline].joined(separator: " -> ")
+            let text = String(format: "micro-batch step %d window %d branch %d got no result within %.1f s on pipeline %@ (its workers still answer heartbeats); redoing it",
+                              unit.step + 1, unit.window, unit.branch.rawValue, bound, stages)
+            log("\(id): \(text)")
+            await book.update(id) { $0.message = text }
+            if dispatcher.lossCount[unit, default: 0] >= UnitWatchdog.maxLossesPerUnit {
+                throw StepFailure(worker: placement.pipelines[pipeline][0], reason: "micro-batch lost \(UnitWatchdog.maxLossesPerUnit) times on pipeline \(stages)")
+            }
+        }
+        return actions
     }
 
     /// The plan number a worker's failure report starts with (`[plan N] ...`).
