@@ -85,6 +85,10 @@ final class LocalCluster {
     struct WorkerSpec {
         var name: String
         var memoryBytes: Int
+        /// Extra environment of the worker process (fault-injection hooks).
+        var environment: [String: String] = [:]
+        /// Extra command-line arguments of the worker (e.g. its own `--memory`).
+        var arguments: [String] = []
     }
 
     let folder: String
@@ -123,7 +127,7 @@ final class LocalCluster {
             workerProcesses[worker.name] = try spawn("worker", [
                 "--listen", "127.0.0.1:\(workerPorts[worker.name]!)", "--token-file", tokenPath, "--model-root", root,
                 "--threads", "1", "--name", worker.name,
-            ], log: "\(worker.name).log")
+            ] + worker.arguments, log: "\(worker.name).log", environment: worker.environment)
         }
         coordinator = try spawn("coordinator", ["serve", "--config", configPath, "--threads", "1"], log: "coordinator.log")
         // Ready when the coordinator answers a status request.
@@ -145,10 +149,16 @@ final class LocalCluster {
 
     var coordinatorLog: String { (try? String(contentsOfFile: logPath("coordinator.log"), encoding: .utf8)) ?? "" }
 
+    /// A worker's log.
+    func workerLog(_ name: String) -> String { (try? String(contentsOfFile: logPath("\(name).log"), encoding: .utf8)) ?? "" }
+
     private func logPath(_ name: String) -> String { folder + "/" + (configPath as NSString).lastPathComponent + "." + name }
 
-    private func spawn(_ program: String, _ arguments: [String], log: String) throws -> Process {
+    private func spawn(_ program: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.executableURL = URL(fileURLWithPath: binaries + "/" + program)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: folder)

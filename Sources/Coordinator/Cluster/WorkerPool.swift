@@ -34,8 +34,8 @@ actor WorkerPool {
         /// The plan number the current stage was assigned under (the worker tags its failure reports with it).
         var stageEpoch = 0
         var contexts: Set<String> = []
-        /// The worker's calibrated speed in GFLOP/s (nil when it reported none).
-        var gigaflops: Double?
+        /// What the worker reported when it connected: its calibrated speed and its own `--memory`.
+        var report = WorkerReport()
     }
 
     let entries: [WorkerEntry]
@@ -73,13 +73,16 @@ actor WorkerPool {
                 connection.abort(reason: "not a worker")
                 throw ClusterError("\(entry.address) answered as a \(connection.session.peerRole), not a worker")
             }
-            let speed = await Self.calibratedSpeed(of: connection)
+            let report = await WorkerReport.ask(connection)
             generation += 1
             var link = Link(entry: entry, connection: connection, generation: generation)
-            link.gigaflops = speed
+            link.report = report
             links[entry.name] = link
             lastFailure[entry.name] = nil
-            let described = speed.map { String(format: "measured speed %.1f GFLOP/s", $0) } ?? "no speed measurement (planned by threads)"
+            var described = report.gigaflops.map { String(format: "measured speed %.1f GFLOP/s", $0) } ?? "no speed measurement (planned by threads)"
+            if let budget = report.budgetBytes, budget < entry.memoryBytes {
+                described += "; its --memory \(formatBytes(budget)) is below cluster.yaml's \(formatBytes(entry.memoryBytes)) and is planned with"
+            }
             log("worker \(entry.name) connected at \(entry.address), \(described)")
             let generation = link.generation
             Task { await self.read(link.connection, worker: entry.name, generation: generation) }
@@ -122,19 +125,10 @@ actor WorkerPool {
     /// Connected workers, in cluster.yaml order.
     func connected() -> [WorkerEntry] { entries.filter { links[$0.name] != nil } }
 
-    /// The planner's view of `workers`: budgets from cluster.yaml, speeds from their calibration.
+    /// The planner's view of `workers`: budgets from cluster.yaml (or the worker's own smaller `--memory`), speeds
+    /// from their calibration.
     func planningWorkers(_ workers: [WorkerEntry], model: PlanningModel) -> [PlanningWorker] {
-        SpeedCalibration.planningWorkers(
-            workers, measured: links.compactMapValues(\.gigaflops), flopsPerLayer: model.flopsPerLayer)
-    }
-
-    /// Asks a connected worker for its start-up calibration (`calibration_gflops` in its stats); nil when it has
-    /// none, does not answer within 10 s, or reports a value that is not a plausible speed.
-    static func calibratedSpeed(of connection: WireConnection) async -> Double? {
-        guard case .stats(let stats)? = try? await connection.request(.statsRequest, timeoutSeconds: 10),
-              let value = stats.entries.first(where: { $0.name == "calibration_gflops" })?.value
-        else { return nil }
-        return SpeedCalibration.isPlausible(value) ? value : nil
+        WorkerReport.planningWorkers(workers, reports: links.mapValues(\.report), model: model)
     }
 
     func link(_ worker: String) -> Link? { links[worker] }

@@ -38,15 +38,20 @@ enum PlanCommand: Command {
         let spec = try JobOptions.spec(from: jobOptions, defaults: model.defaults)
         try model.check(spec)
         let planning = try model.planningModel(for: spec)
-        let measured = options.flag("--measure") ? try measureWorkers(config) : [:]
-        let workers = SpeedCalibration.planningWorkers(config.workers, measured: measured, flopsPerLayer: planning.flopsPerLayer)
+        let reports = options.flag("--measure") ? try measureWorkers(config) : [:]
+        let measured = reports.compactMapValues(\.gigaflops)
+        let workers = WorkerReport.planningWorkers(config.workers, reports: reports, model: planning)
         let json = options.flag("--json")
         if !json {
             print("job: \(spec.width)x\(spec.height), \(spec.frames) frames, \(planning.unitsPerStep) micro-batch(es) per step; model: \(planning.layerCount) blocks of \(formatBytes(planning.bytesPerLayer))")
             if options.flag("--measure") {
                 for entry in config.workers {
-                    print(measured[entry.name].map { String(format: "  %@: %.1f GFLOP/s measured", entry.name, $0) }
-                        ?? "  \(entry.name): not measured (unreachable or no calibration); counted by threads")
+                    var line = measured[entry.name].map { String(format: "  %@: %.1f GFLOP/s measured", entry.name, $0) }
+                        ?? "  \(entry.name): not measured (unreachable or no calibration); counted by threads"
+                    if let budget = reports[entry.name]?.budgetBytes, budget < entry.memoryBytes {
+                        line += "; its --memory \(formatBytes(budget)) is below cluster.yaml's"
+                    }
+                    print(line)
                 }
             }
         }
@@ -59,14 +64,14 @@ enum PlanCommand: Command {
             return 1
         }
         if json {
-            try printJSON(document(plan, planning: planning, config: config, measured: measured))
+            try printJSON(document(plan, planning: planning, workers: workers, measured: measured))
             return 0
         }
         for (number, stages) in plan.pipelines.enumerated() {
             let total = stages.map(\.secondsPerMicroBatch).reduce(0, +)
             print("pipeline \(number + 1):")
             for stage in stages {
-                let budget = config.workers.first { $0.name == stage.worker }!.memoryBytes
+                let budget = workers.first { $0.name == stage.worker }!.memoryBytes
                 print(String(
                     format: "  %@  blocks %d..<%d  peak %@ of %@  step share %.0f%%", stage.worker,
                     stage.layers.lowerBound, stage.layers.upperBound, formatBytes(stage.predictedPeakBytes),
@@ -80,14 +85,14 @@ enum PlanCommand: Command {
     }
 
     /// The plan as JSON: per pipeline and stage the worker, blocks, predicted peak and budget.
-    static func document(_ plan: StagePlan, planning: PlanningModel, config: ClusterConfig, measured: [String: Double]) -> [String: Any] {
+    static func document(_ plan: StagePlan, planning: PlanningModel, workers: [PlanningWorker], measured: [String: Double]) -> [String: Any] {
         let pipelines: [[[String: Any]]] = plan.pipelines.map { stages in
             let total = stages.map(\.secondsPerMicroBatch).reduce(0, +)
             return stages.map { stage in
                 var entry: [String: Any] = [
                     "worker": stage.worker, "layer_start": stage.layers.lowerBound, "layer_end": stage.layers.upperBound,
                     "predicted_peak_bytes": stage.predictedPeakBytes,
-                    "budget_bytes": config.workers.first { $0.name == stage.worker }!.memoryBytes,
+                    "budget_bytes": workers.first { $0.name == stage.worker }!.memoryBytes,
                     "weight_bytes": stage.layers.count * planning.bytesPerLayer,
                     "step_share": stage.secondsPerMicroBatch / max(total, 1e-12),
                 ]
@@ -110,18 +115,18 @@ enum PlanCommand: Command {
         print(String(decoding: data, as: UTF8.self))
     }
 
-    /// Each reachable worker's calibration, asked the way serve asks (an authenticated connection, `stats`).
-    static func measureWorkers(_ config: ClusterConfig) throws -> [String: Double] {
+    /// Each reachable worker's report (calibration, own budget), asked the way serve asks (`stats`).
+    static func measureWorkers(_ config: ClusterConfig) throws -> [String: WorkerReport] {
         let token = try ClusterToken.load(from: config.tokenFile)
         let workers = config.workers
         return try ClusterClient.runAsync {
-            var speeds: [String: Double] = [:]
+            var speeds: [String: WorkerReport] = [:]
             for entry in workers {
                 var options = ConnectionOptions(role: .coordinator, name: "plan", token: token)
                 options.connectTimeoutSeconds = 5
                 guard let connection = try? await WireConnection.connect(to: entry.address.description, options: options),
                       connection.session.peerRole == .worker else { continue }
-                speeds[entry.name] = await WorkerPool.calibratedSpeed(of: connection)
+                speeds[entry.name] = await WorkerReport.ask(connection)
                 await connection.close(reason: "plan measured the speed")
             }
             return speeds
