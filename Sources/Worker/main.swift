@@ -29,7 +29,6 @@ do {
     exit(2)
 }
 if let threads = settings.threads { Compute.setThreadCount(threads) }
-let probe = SpeedProbe.current
 
 var serverOptions = ServerOptions(connection: ConnectionOptions(role: .worker, name: settings.name, token: token))
 serverOptions.allowedRoles = [.coordinator, .worker]
@@ -43,6 +42,8 @@ do {
 } catch {
     fail("cannot listen on \(settings.listen): \(error)")
 }
+// Listening first: a peer that connects during the probe waits in the queue instead of being refused.
+let probe = SpeedProbe.current
 let host = StageHost(settings: settings, root: root, peerOptions: peerOptions)
 host.log("listening on \(server.address), model root \(root.path), budget \(settings.memoryBytes) bytes, \(Compute.threadCount) threads, "
     + String(format: "speed %.1f GFLOP/s (%.1f wall) measured in %.0f ms", probe.gigaflops, probe.wallGigaflops, 1000 * probe.seconds))
