@@ -43,7 +43,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "load before: $(uptime)" >&2
+load_before=$(uptime)
+echo "load before: $load_before" >&2
 if [[ -z "$model" ]]; then
     "$bin/coordinator" init-model --preset bench --out "$work/models/bench" >&2
     model="$work/models/bench"
@@ -130,6 +131,10 @@ median_step() {
 }
 
 vmhwm() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
+tick=$(getconf CLK_TCK)
+cpu_seconds() { awk -v t="$tick" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
+# Sum of the step times in a coordinator log (the denoising wall time).
+denoise_seconds() { grep -o "step [0-9]*/$steps in [0-9.]* s" "$1" | awk '{ s += $4 } END { print s + 0 }'; }
 
 # run_case NAME MEMORY... : runs the job, records step time, placement, and per worker predicted vs measured peak.
 run_case() {
@@ -141,12 +146,16 @@ run_case() {
     local wall=$((SECONDS - started))
     local placement
     placement=$(grep -o 'placement [0-9]*: .*' "$work/$name-coordinator.log" | tail -1 | cut -d: -f2- | sed 's/^ //')
-    local index=0
+    local index=0 cpus=""
     for pid in "${worker_pids[@]}"; do
         echo "$name w$index $(vmhwm "$pid")" >> "$work/peaks"
+        cpus+="w$index $(cpu_seconds "$pid") s, "
         index=$((index + 1))
     done
-    echo "$name $(median_step "$work/$name-coordinator.log") $wall $placement" >> "$work/steps"
+    local denoise
+    denoise=$(denoise_seconds "$work/$name-coordinator.log")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(median_step "$work/$name-coordinator.log")" "$wall" "$denoise" \
+        "${cpus%, }" "$placement" >> "$work/steps"
     stop_cluster
 }
 
@@ -161,7 +170,8 @@ set +e
 refuse_status=$?
 set -e
 run_case split "$small" "$small"
-echo "load after: $(uptime)" >&2
+load_after=$(uptime)
+echo "load after: $load_after" >&2
 
 # Predicted peak of worker NAME in case CASE from the plan JSON (the stage it hosts; its layer count must
 # match the placement the coordinator used, checked below).
@@ -174,16 +184,18 @@ planned_layers() {
         tr '\n' ' '
 }
 
-one=$(awk '$1 == "one" { print $2 }' "$work/steps")
+one=$(awk -F'\t' '$1 == "one" { print $2 }' "$work/steps")
 echo
+echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)."
+echo "Load before: ${load_before#*load average: }; after: ${load_after#*load average: } (uptime load averages, 1/5/15 min)."
 echo "## (a) step time, $width x $height, $frames frames, windows of 3 latent frames (overlap 1), guidance 5, $steps steps"
 echo
-echo "| run | workers (1 thread each) | placement | median step (steps 2..$steps) | speed-up vs 1 worker | job wall time |"
-echo "|---|---|---|---|---|---|"
-while read -r name step wall placement; do
+echo "| run | workers (1 thread each) | placement | median step (steps 2..$steps) | speed-up vs 1 worker | denoising wall | workers' CPU time (whole job) | job wall time |"
+echo "|---|---|---|---|---|---|---|---|"
+while IFS=$'\t' read -r name step wall denoise cpus placement; do
     workers=$(grep -c "^$name " "$work/peaks")
-    awk -v n="$name" -v w="$workers" -v p="$placement" -v s="$step" -v o="$one" -v t="$wall" \
-        'BEGIN { printf "| %s | %d | `%s` | %.3f s | %.2fx | %d s |\n", n, w, p, s, o / s, t }'
+    awk -v n="$name" -v w="$workers" -v p="$placement" -v s="$step" -v o="$one" -v t="$wall" -v d="$denoise" -v c="$cpus" \
+        'BEGIN { printf "| %s | %d | `%s` | %.3f s | %.2fx | %.1f s | %s | %d s |\n", n, w, p, s, o / s, d, c, t }'
 done < "$work/steps"
 echo
 echo "## (b) peak resident memory per worker: measured VmHWM against the planner's prediction"
@@ -194,7 +206,8 @@ while read -r name worker measured; do
     prediction=$(predicted "$name" "$worker")
     awk -v n="$name" -v w="$worker" -v p="${prediction:-0}" -v m="$measured" 'BEGIN {
         mib = 1048576
-        printf "| %s | %s | %.1f MiB | %.1f MiB | %+.1f%% |\n", n, w, p / mib, m / mib, p > 0 ? 100 * (p - m) / m : 0 }'
+        error = (p > 0) ? 100 * (p - m) / m : 0
+        printf "| %s | %s | %.1f MiB | %.1f MiB | %+.1f%% |\n", n, w, p / mib, m / mib, error }'
 done < "$work/peaks"
 echo
 echo "Plans used for the predictions (layer_end, layer_start per stage): one: $(planned_layers one)| two: $(planned_layers two)| split: $(planned_layers split)"
@@ -204,8 +217,8 @@ echo
 echo "| workers | result |"
 echo "|---|---|"
 echo "| 1 x $small | \`plan\` exit $refuse_status: $(grep -o 'does not fit.*' "$work/refuse.out" | cut -c1-220) |"
-split_step=$(awk '$1 == "split" { print $2 }' "$work/steps")
-split_placement=$(awk '$1 == "split" { print $4 }' "$work/steps")
+split_step=$(awk -F'\t' '$1 == "split" { print $2 }' "$work/steps")
+split_placement=$(awk -F'\t' '$1 == "split" { print $6 }' "$work/steps")
 echo "| 2 x $small | ran as \`$split_placement\`, median step $split_step s |"
 echo
 if cmp -s "$work/one.y4m" "$work/two.y4m" && cmp -s "$work/one.y4m" "$work/split.y4m"; then
