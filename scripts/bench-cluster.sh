@@ -190,13 +190,23 @@ echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /p
 echo "Load before: ${load_before#*load average: }; after: ${load_after#*load average: } (uptime load averages, 1/5/15 min)."
 echo "## (a) step time, $width x $height, $frames frames, windows of 3 latent frames (overlap 1), guidance 5, $steps steps"
 echo
-echo "| run | workers (1 thread each) | placement | median step (steps 2..$steps) | speed-up vs 1 worker | denoising wall | workers' CPU time (whole job) | job wall time |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| run | workers (1 thread each) | placement | median step (steps 2..$steps) | speed-up vs 1 worker | denoising wall | workers' CPU time (whole job) | share of a core per worker while denoising | CPU-bound speed-up | job wall time |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+one_cpu=$(awk -F'\t' '$1 == "one" { split($5, f, " "); print f[2] }' "$work/steps")
 while IFS=$'\t' read -r name step wall denoise cpus placement; do
     workers=$(grep -c "^$name " "$work/peaks")
     awk -v n="$name" -v w="$workers" -v p="$placement" -v s="$step" -v o="$one" -v t="$wall" -v d="$denoise" -v c="$cpus" \
-        'BEGIN { printf "| %s | %d | `%s` | %.3f s | %.2fx | %.1f s | %s | %d s |\n", n, w, p, s, o / s, d, c, t }'
+        -v oc="$one_cpu" 'BEGIN {
+            gsub(/ [|] /, " + ", p)  # pipelines side by side: a bar would split the table
+            k = split(c, f, " "); total = 0; most = 0
+            for (i = 2; i <= k; i += 3) { total += f[i]; if (f[i] > most) most = f[i] }
+            printf "| %s | %d | `%s` | %.3f s | %.2fx | %.1f s | %s | %.0f%% | %.2fx | %d s |\n",
+                n, w, p, s, o / s, d, c, 100 * total / w / d, oc / most, t }'
 done < "$work/steps"
+echo
+echo "Share of a core: the workers' CPU seconds over the denoising wall time and the worker count; below 100%"
+echo "the workers waited for a core (other load) or for work (pipeline bubbles). CPU-bound speed-up: the single"
+echo "worker's CPU seconds over the busiest worker's, i.e. the speed-up if every worker had a core to itself."
 echo
 echo "## (b) peak resident memory per worker: measured VmHWM against the planner's prediction"
 echo
