@@ -334,7 +334,8 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
 
 /// Turns cluster.yaml's workers into the planner's.
 enum ClusterPlanning {
-    /// A worker's budget, with its thread count as its relative speed (no timing calibration yet).
+    /// A worker's budget from cluster.yaml, with its thread count as its relative speed: for checks made without
+    /// asking the workers (submit's "could it ever fit"); placement uses `WorkerPool.planningWorkers`.
     static func planningWorker(_ entry: WorkerEntry) -> PlanningWorker {
         PlanningWorker(name: entry.name, memoryBytes: entry.memoryBytes, layersPerSecond: Double(entry.threads))
     }
