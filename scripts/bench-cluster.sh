@@ -55,6 +55,12 @@ model_name=$(basename "$model")
 job=(--prompt "a red fox running through fresh snow" --negative-prompt "blurry" --width "$width" --height "$height"
      --frames "$frames" --steps "$steps" --guidance 5 --seed 7 --window-frames 3 --window-overlap 1)
 
+# Each worker and the coordinator run in a session of their own, like processes on separate machines: with the
+# kernel's autogroup scheduling (sched_autogroup_enabled) all processes of one session share one group's CPU time,
+# so without this a second worker would split the first one's share instead of adding a core.
+session=""
+if command -v setsid > /dev/null; then session=setsid; fi
+
 # A loopback port nobody listens on (and not handed out earlier in this run).
 used_ports=" "
 free_port() {
@@ -102,12 +108,12 @@ start_cluster() {
     for memory in "$@"; do
         local address
         address=$(awk -v n="w$index" '$2 == "name:" && $3 == n { getline; print $2 }' "$config")
-        "$bin/worker" --listen "$address" --token-file "$work/token" --model-root "$root" --memory "$memory" \
+        $session "$bin/worker" --listen "$address" --token-file "$work/token" --model-root "$root" --memory "$memory" \
             --threads 1 --name "w$index" > "$work/$name-w$index.log" 2>&1 &
         pids+=($!); worker_pids+=($!)
         index=$((index + 1))
     done
-    "$bin/coordinator" serve --config "$config" --model "$model" --threads 1 > "$work/$name-coordinator.log" 2>&1 &
+    $session "$bin/coordinator" serve --config "$config" --model "$model" --threads 1 > "$work/$name-coordinator.log" 2>&1 &
     pids+=($!); coordinator_pid=$!
     local deadline=$((SECONDS + 120))
     for ((i = 0; i < index; i++)); do
