@@ -104,13 +104,11 @@ final class ClusterService: Sendable {
 
     /// Checks a submission completely (options, model limits, whether the cluster could ever hold it) and queues it.
     private func submitJob(_ submit: Submit) async throws -> JobRecord {
-        guard submit.attachments.isEmpty else {
-            throw ErrorReport(code: .invalidArgument, message: "attachments are not supported: cluster jobs are text-to-video only")
-        }
         let spec: VideoJobSpec
         let output: String
         do {
-            let request = try JobRequest.decode(submit.specJSON)
+            let stored = try JobMedia.store(submit.attachments, stateDirectory: book.stateDirectory)
+            let request = try JobMedia.resolve(try JobRequest.decode(submit.specJSON), stored: stored)
             var arguments = request.arguments
             if request.options["--window-frames"] == nil { arguments.append("--window-frames=\(config.scheduler.windowFrames)") }
             if request.options["--window-overlap"] == nil { arguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }

@@ -12,10 +12,20 @@ struct JobRequest: Codable, Sendable, Equatable {
     var output: String
 
     /// The `generate` options a cluster job may carry (not --model, --threads, --latents, --out, --quiet).
+    /// Media options (`JobOptions.mediaOptions`) name attachments of the submission; `--connect` holds its two
+    /// names separated by a newline; `--loop` is a flag (its value is empty).
     static let optionNames: Set<String> = [
         "--prompt", "--negative-prompt", "--width", "--height", "--frames", "--duration", "--fps", "--steps",
         "--guidance", "--shift", "--scheduler", "--seed", "--max-sequence-length", "--window-frames", "--window-overlap",
+        "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--loop", "--fit",
     ]
+    /// Options that are flags: present or not.
+    static let flagNames: Set<String> = ["--loop"]
+
+    /// The values an option's string stands for (two for `--connect`).
+    static func values(of option: String, _ value: String) -> [String] {
+        option == "--connect" ? value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) : [value]
+    }
     /// The largest request accepted.
     static let maxBytes = 1 << 20
 
@@ -29,14 +39,22 @@ struct JobRequest: Codable, Sendable, Equatable {
         for name in request.options.keys where !optionNames.contains(name) {
             throw ClusterError("\(name) is not a job option (allowed: \(optionNames.sorted().joined(separator: " ")))")
         }
+        for name in flagNames where request.options[name].map({ !$0.isEmpty }) == true {
+            throw ClusterError("\(name) is a flag; its value must be empty")
+        }
         guard VideoOutputKind(rawValue: request.output) != nil else {
             throw ClusterError("output must be y4m, mp4, png or safetensors, got '\(request.output)'")
         }
         return request
     }
 
-    /// The options as a command line (`--name=value`), for `JobOptions.spec`.
-    var arguments: [String] { options.keys.sorted().map { "\($0)=\(options[$0]!)" } }
+    /// The options as a command line (`--name=value`, `--flag`), for `JobOptions.spec`.
+    var arguments: [String] {
+        options.keys.sorted().flatMap { name -> [String] in
+            if Self.flagNames.contains(name) { return [name] }
+            return Self.values(of: name, options[name]!).map { "\(name)=\($0)" }
+        }
+    }
 }
 
 /// Where a job is in its life.

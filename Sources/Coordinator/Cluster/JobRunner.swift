@@ -69,14 +69,19 @@ final class JobRunner {
                 return texts
             }
             let checkpoint = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
+            // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
+            // checkpoint holds only the loop's latent and scheduler state).
+            if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = "encoding media" } }
+            let prepared = try await onThread { try model.prepareConditioning(for: spec) }
             var loop: DenoisingLoop
             if FileManager.default.fileExists(atPath: checkpoint) {
                 loop = try GenerationCheckpoint.load(
                     path: checkpoint, job: id, plan: try model.windowPlan(for: spec),
-                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec))
+                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec),
+                    conditioning: prepared.conditioning)
                 log("\(id): resuming from the checkpoint after step \(loop.stepIndex)")
             } else {
-                loop = try model.makeLoop(for: spec)
+                loop = try model.makeLoop(for: spec, prepared: prepared)
             }
             let context = JobContext(
                 jobID: id, specJSON: [],
@@ -119,9 +124,11 @@ final class JobRunner {
             let partial = (folder as NSString).appendingPathComponent("result.partial.\(record.output)")
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
+            let passthrough = prepared.passthrough
             try await onThread {
-                let sink = try kind.makeSink(
+                let file = try kind.makeSink(
                     path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
                 try model.decode(latents, into: sink) { _, _ in }
             }
             guard rename(partial, final) == 0 else { throw ClusterError("cannot rename \(partial) to \(final): errno \(errno)") }
@@ -244,12 +251,7 @@ final class JobRunner {
                 let text = texts[unit.branch == .conditional ? 0 : min(1, texts.count - 1)]
                 let state = try await onThread { try model.entry(input, projectedText: text) }
                 entries[unit] = state
-                let tensors = [
-                    try StageTensors.pack(StageTensors.hiddenStates, state.hiddenStates),
-                    try StageTensors.pack(StageTensors.timestepProjection, state.timestepProjection),
-                    try StageTensors.pack(StageTensors.timeEmbedding, state.timeEmbedding),
-                    try StageTensors.pack(StageTensors.grid, StageTensors.gridTensor(state.grid)),
-                ]
+                let tensors = try StageTensors.forwardTensors(state)
                 let key = MicroBatchKey(
                     jobID: id, step: UInt32(unit.step), window: UInt32(unit.window), branch: UInt8(unit.branch.rawValue))
                 let first = placement.pipelines[pipeline][0]

@@ -137,11 +137,18 @@ public final class WanVideoPipeline: Sendable {
 
     // MARK: - The whole job
 
-    /// Runs a job end to end into `sink`: text-to-video, or prompted with images and videos (media read by `load`).
+    /// Runs a job end to end into `sink`: text-to-video, or prompted with images and videos (media read from files).
     public func generate(
         _ spec: VideoJobSpec, initialLatents: Tensor? = nil, into sink: VideoSink,
-        load: (String) throws -> [RGBFrame] = MediaLoader.load(path:),
         progress: (GenerationProgress) -> Void = { _ in }
+    ) throws {
+        try generate(spec, initialLatents: initialLatents, into: sink, load: MediaLoader.load(path:), progress: progress)
+    }
+
+    /// Runs a job end to end into `sink`, with the media of an image or video prompt read by `load`.
+    public func generate(
+        _ spec: VideoJobSpec, initialLatents: Tensor? = nil, into sink: VideoSink,
+        load: (String) throws -> [RGBFrame], progress: (GenerationProgress) -> Void = { _ in }
     ) throws {
         try spec.validate()
         let scale = vae.config.spatialCompression * transformer.config.patchSize[1]
