@@ -121,6 +121,20 @@ public final class PassthroughVideoSink: VideoSink {
 
     public func consume(_ chunk: Tensor) throws {
         let (count, height, width) = (chunk.shape[2], chunk.shape[3], chunk.shape[4])
+        defer { next += count }
+        if let file = inner as? FrameFileVideoSink {
+            // Frame files take the input's frames themselves (with any Y'CbCr samples they were read from).
+            var frames = DecodedVideo.frames(of: chunk)
+            for local in frames.indices {
+                guard let frame = self.frames[next + local] else { continue }
+                guard frame.width == width, frame.height == height else {
+                    throw MediaError("pass-through frame \(next + local) is \(frame.width)x\(frame.height), the video \(width)x\(height)")
+                }
+                frames[local] = frame
+            }
+            try file.write(frames: frames)
+            return
+        }
         let plane = height * width
         var chunk = chunk
         for local in 0..<count {
@@ -135,7 +149,6 @@ public final class PassthroughVideoSink: VideoSink {
                 }
             }
         }
-        next += count
         try inner.consume(chunk)
     }
 
