@@ -107,6 +107,40 @@ import Testing
         }
     }
 
+    @Test func submittedMediaMustBeCheckedAttachments() throws {
+        let state = NSTemporaryDirectory() + "sora-cluster-media-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let png = Attachment(name: "media-0.png", bytes: ArraySlice(PNGWriter.encode(Fixture.picture(frame: 1))))
+        #expect(throws: ClusterError.self) {
+            try JobMedia.stage([Attachment(name: "../x.png", bytes: [1])], stateDirectory: state)
+        }
+        #expect(throws: ClusterError.self) { try JobMedia.stage([Attachment(name: "a.mp4", bytes: [1])], stateDirectory: state) }
+        #expect(throws: ClusterError.self) { try JobMedia.stage([png, png], stateDirectory: state) }
+        #expect(throws: ClusterError.self) {
+            try JobMedia.stage((0..<9).map { Attachment(name: "m\($0).png", bytes: [UInt8($0)]) }, stateDirectory: state)
+        }
+        let staged = try JobMedia.stage([png], stateDirectory: state)
+        // A media option must name an attachment, never a path of the client's choosing; every attachment is used.
+        #expect(throws: ClusterError.self) {
+            try JobMedia.resolve(JobRequest(options: ["--prompt": "x", "--image": "/etc/passwd"], output: "y4m"), stored: staged.paths)
+        }
+        #expect(throws: ClusterError.self) {
+            try JobMedia.resolve(JobRequest(options: ["--prompt": "x"], output: "y4m"), stored: staged.paths)
+        }
+        let resolved = try JobMedia.resolve(JobRequest(options: ["--prompt": "x", "--image": "media-0.png"], output: "y4m"), stored: staged.paths)
+        let stagedPath = try #require(staged.paths["media-0.png"])
+        #expect(resolved.options["--image"] == stagedPath)
+        var spec = VideoJobSpec(prompt: "x", width: 32, height: 32, frames: 5)
+        spec.media = [MediaPlacement(source: stagedPath, sourceFrame: 0, frameCount: 1, outputFrame: 0)]
+        try JobMedia.commit(staged, spec: &spec)
+        let final = try #require(spec.media?.first?.source)
+        #expect(final.hasPrefix(state + "/media/") && final.hasSuffix(".png") && !final.contains("incoming"))
+        #expect(try PNGReader.read(path: final) == Fixture.picture(frame: 1))
+        #expect(!FileManager.default.fileExists(atPath: staged.folder))
+        #expect(JobRequest(options: ["--connect": "a.y4m\nb.y4m", "--loop": ""], output: "y4m").arguments
+                == ["--connect=a.y4m", "--connect=b.y4m", "--loop"])
+    }
+
     @Test func coordinatorEntryGroupsTimestepsLikeTheWholeTransformer() throws {
         let fixture = try Fixture.shared.get()
         let model = try CoordinatorModel(path: fixture.root + "/" + fixture.model)

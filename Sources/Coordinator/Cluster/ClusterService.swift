@@ -104,12 +104,15 @@ final class ClusterService: Sendable {
 
     /// Checks a submission completely (options, model limits, whether the cluster could ever hold it) and queues it.
     private func submitJob(_ submit: Submit) async throws -> JobRecord {
-        let spec: VideoJobSpec
+        var spec: VideoJobSpec
         let output: String
+        var staged: JobMedia.Staged?
+        defer { if let staged { JobMedia.discard(staged) } }
         do {
-            let stored = try JobMedia.store(submit.attachments, stateDirectory: book.stateDirectory)
-            let request = try JobMedia.resolve(try JobRequest.decode(submit.specJSON), stored: stored)
-            var arguments = request.arguments
+            let request = try JobRequest.decode(submit.specJSON)
+            staged = try JobMedia.stage(submit.attachments, stateDirectory: book.stateDirectory)
+            let resolved = try JobMedia.resolve(request, stored: staged!.paths)
+            var arguments = resolved.arguments
             if request.options["--window-frames"] == nil { arguments.append("--window-frames=\(config.scheduler.windowFrames)") }
             if request.options["--window-overlap"] == nil { arguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
             let options = try CommandLineOptions(arguments, specs: GenerateCommand.specs)
@@ -126,6 +129,7 @@ final class ClusterService: Sendable {
         } catch let error as PlanningError {
             throw ErrorReport(code: .resourceExhausted, message: "this job cannot fit even on every worker of the cluster: \(error.description)")
         }
+        if let staged { try JobMedia.commit(staged, spec: &spec) }
         return try await book.add(spec: spec, output: output)
     }
 

@@ -13,9 +13,19 @@ enum JobMedia {
     /// Attachment file extensions accepted: clients convert anything else to Y4M with their own ffmpeg.
     static let extensions: Set<String> = ["png", "y4m"]
 
-    /// Checks the attachments and writes each as `state_dir/media/<sha256>.<ext>` (once; identical media shares a
-    /// file). Returns attachment name -> stored path.
-    static func store(_ attachments: [Attachment], stateDirectory: String) throws -> [String: String] {
+    /// Attachments written to a submission's own staging folder, not yet part of any job.
+    struct Staged {
+        /// The staging folder (removed by `commit` or `discard`).
+        let folder: String
+        /// Attachment name -> staged path.
+        let paths: [String: String]
+        /// Staged path -> the content-addressed path it gets on commit.
+        let finalPaths: [String: String]
+    }
+
+    /// Checks the attachments and writes each into a fresh staging folder under `state_dir/media`, named by its
+    /// SHA-256; `commit` moves them to `state_dir/media/<sha256>.<ext>` once the job is accepted.
+    static func stage(_ attachments: [Attachment], stateDirectory: String) throws -> Staged {
         guard attachments.count <= maxAttachments else {
             throw ClusterError("\(attachments.count) attachments; a job takes at most \(maxAttachments)")
         }
@@ -23,25 +33,51 @@ enum JobMedia {
         guard total <= maxTotalBytes else {
             throw ClusterError("the attachments hold \(total) bytes; the limit is \(maxTotalBytes)")
         }
-        let folder = (stateDirectory as NSString).appendingPathComponent("media")
+        let media = (stateDirectory as NSString).appendingPathComponent("media")
+        let folder = (media as NSString).appendingPathComponent("incoming-\(UUID().uuidString)")
+        var paths: [String: String] = [:]
+        var finalPaths: [String: String] = [:]
+        guard !attachments.isEmpty else { return Staged(folder: folder, paths: [:], finalPaths: [:]) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var stored: [String: String] = [:]
-        for attachment in attachments {
-            let name = attachment.name
-            let ext = (name as NSString).pathExtension.lowercased()
-            guard !name.isEmpty, name.utf8.allSatisfy({ $0 < 0x80 && ($0 == 0x2E || $0 == 0x2D || $0 == 0x5F || isalnum(Int32($0)) != 0) }),
-                  extensions.contains(ext) else {
-                throw ClusterError("attachment name '\(name)' must be letters, digits, '.', '-', '_' ending in .png or .y4m")
+        do {
+            for attachment in attachments {
+                let name = attachment.name
+                let ext = (name as NSString).pathExtension.lowercased()
+                guard !name.isEmpty,
+                      name.utf8.allSatisfy({ $0 < 0x80 && ($0 == 0x2E || $0 == 0x2D || $0 == 0x5F || isalnum(Int32($0)) != 0) }),
+                      extensions.contains(ext) else {
+                    throw ClusterError("attachment name '\(name)' must be letters, digits, '.', '-', '_' ending in .png or .y4m")
+                }
+                guard paths[name] == nil else { throw ClusterError("attachment '\(name)' is given twice") }
+                let digest = SHA256.hash(Array(attachment.bytes)).map { String(format: "%02x", $0) }.joined()
+                let staged = (folder as NSString).appendingPathComponent("\(digest).\(ext)")
+                if !FileManager.default.fileExists(atPath: staged) { try writeAtomically(Data(attachment.bytes), to: staged) }
+                paths[name] = staged
+                finalPaths[staged] = (media as NSString).appendingPathComponent("\(digest).\(ext)")
             }
-            guard stored[name] == nil else { throw ClusterError("attachment '\(name)' is given twice") }
-            let digest = SHA256.hash(Array(attachment.bytes)).map { String(format: "%02x", $0) }.joined()
-            let path = (folder as NSString).appendingPathComponent("\(digest).\(ext)")
-            if !FileManager.default.fileExists(atPath: path) {
-                try writeAtomically(Data(attachment.bytes), to: path)
-            }
-            stored[name] = path
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
         }
-        return stored
+        return Staged(folder: folder, paths: paths, finalPaths: finalPaths)
+    }
+
+    /// Moves the staged files to their content-addressed paths (replacing an identical file is harmless: a reader
+    /// keeps what it opened, and the content is the same) and points the spec's media at them.
+    static func commit(_ staged: Staged, spec: inout VideoJobSpec) throws {
+        for (from, to) in staged.finalPaths {
+            guard rename(from, to) == 0 else { throw ClusterError("cannot move \(from) to \(to): errno \(errno)") }
+        }
+        if var media = spec.media {
+            for index in media.indices { media[index].source = staged.finalPaths[media[index].source] ?? media[index].source }
+            spec.media = media
+        }
+        discard(staged)
+    }
+
+    /// Removes a staging folder (the submission was refused, or its files were committed).
+    static func discard(_ staged: Staged) {
+        try? FileManager.default.removeItem(atPath: staged.folder)
     }
 
     /// The request with every media option's attachment name replaced by its stored path. A media option must
