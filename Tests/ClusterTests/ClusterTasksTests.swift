@@ -1,5 +1,5 @@
 // Image and video prompting on a real 2-worker cluster (`coordinator serve` + two `worker` processes on
-// 127.0.0.1): an animate job and an edit job give the same bytes as single-process `generate`; the stage
+// 127.0.0.1): animate, edit, extend, connect and loop jobs give the same bytes as single-process `generate`; the stage
 // protocol's per-token timestep rows are checked before use.
 import Foundation
 import Model
@@ -25,10 +25,14 @@ import Testing
         static let jobs: [(name: String, arguments: [String])] = [
             ("animate", ["--frames", "17", "--image", "kite.png"]),
             ("edit", ["--edit", "beach.y4m", "--strength", "0.6"]),
+            ("extend", ["--extend-forward", "beach.y4m", "--duration", "0.5"]),
+            ("connect", ["--connect", "beach.y4m", "kite.png", "--duration", "0.75"]),
+            ("loop", ["--frames", "17", "--loop"]),
         ]
 
         init() throws {
             root = NSTemporaryDirectory() + "sora-cluster-tasks-\(getpid())"
+            Self.removeFoldersOfEndedRuns()
             try? FileManager.default.removeItem(atPath: root)
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try TestModel.write(layers: 4, into: root, name: model)
@@ -57,6 +61,16 @@ import Testing
                 + planning.bytesPerLayer / 2
         }
 
+        /// Removes the folders earlier test processes left behind: any `sora-cluster-tasks-PID` whose process is gone.
+        static func removeFoldersOfEndedRuns() {
+            let temporary = NSTemporaryDirectory()
+            let prefix = "sora-cluster-tasks-"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix(prefix) {
+                guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+                if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: temporary + name) }
+            }
+        }
+
         static func picture(frame: Int) -> RGBFrame {
             var pixels = [UInt8](repeating: 0, count: 32 * 32 * 3)
             for y in 0..<32 {
@@ -72,7 +86,7 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3)))
-    func animateAndEditOnTwoWorkersEqualGenerate() throws {
+    func imageAndVideoTasksOnTwoWorkersEqualGenerate() throws {
         let fixture = try Fixture.shared.get()
         let workers = ["w0", "w1"].map { LocalCluster.WorkerSpec(name: $0, memoryBytes: fixture.budget) }
         let cluster = try LocalCluster(root: fixture.root, model: fixture.model, workers: workers, windowFrames: 3, windowOverlap: 1)

@@ -11,7 +11,13 @@ import Testing
 
     /// A tiny model folder, written once per process.
     static let folder: Result<String, Error> = Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tasks-tests-\(getpid())").path
+        let temporary = FileManager.default.temporaryDirectory.path
+        // Folders of earlier test processes that have ended.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("tasks-tests-") {
+            guard let pid = Int32(name.dropFirst("tasks-tests-".count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: temporary + "/" + name) }
+        }
+        let directory = temporary + "/tasks-tests-\(getpid())"
         try? FileManager.default.removeItem(atPath: directory)
         try ModelFolderWriter.write(ModelFolderOptions(preset: .tiny, seed: 5), to: directory)
         return directory

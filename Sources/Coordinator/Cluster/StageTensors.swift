@@ -10,7 +10,8 @@ import Wire
 /// A `forward` carries `hidden_states` [1, N, dim], `timestep_projection` [R, 6 dim], `time_embedding` [R, dim]
 /// and `grid` [4] (batch, frames, height, width of the patch grid, as exact small integers in float32). R is 1,
 /// unless the micro-batch has per-token timesteps (pinned frames of an image or video prompt): then it also carries
-/// `token_timestep_rows` [N], each token's row in 0..<R as an exact integer in float32, with 2 <= R <= 64. A
+/// `token_timestep_rows` [N], each token's row in 0..<R as an exact integer in float32, with 1 <= R <= 64 (R is 1
+/// when every frame of the window is pinned). A
 /// `forwardResult` carries `hidden_states` after the last block. A `jobContext` carries the projected text of
 /// each guidance branch as `text.0` (conditional) and `text.1` (unconditional), [1, L, dim].
 enum StageTensors {
@@ -69,8 +70,8 @@ enum StageTensors {
             }
             return nil
         }
-        guard (2...maxTimestepRows).contains(rowCount) else {
-            throw StageProtocolError("per-token timesteps need 2...\(maxTimestepRows) rows, got \(rowCount)")
+        guard (1...maxTimestepRows).contains(rowCount) else {
+            throw StageProtocolError("per-token timesteps need 1...\(maxTimestepRows) rows, got \(rowCount)")
         }
         let tensor = try unpack(tokenTimestepRows, from: tensors, in: "forward")
         guard tensor.shape == [tokens] else {
