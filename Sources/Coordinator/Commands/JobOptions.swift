@@ -98,7 +98,7 @@ enum JobOptions {
             spec.looping = true
             // A short clip fits one window, which cannot wrap: use overlapping windows of about 2/3 of the clip.
             if options.string("--window-frames") == nil && options.string("--window-overlap") == nil
-                && spec.latentFrames <= spec.windowFrames - spec.windowOverlap && spec.latentFrames >= 3 {
+                && spec.latentFrames <= spec.windowFrames - spec.windowOverlap && spec.latentFrames >= 2 {
                 spec.windowFrames = max(2, (2 * spec.latentFrames + 2) / 3)
                 spec.windowOverlap = spec.windowFrames / 2
             }
