@@ -27,11 +27,11 @@ enum JobMedia {
     /// SHA-256; `commit` moves them to `state_dir/media/<sha256>.<ext>` once the job is accepted.
     static func stage(_ attachments: [Attachment], stateDirectory: String) throws -> Staged {
         guard attachments.count <= maxAttachments else {
-            throw ClusterError("\(attachments.count) attachments; a job takes at most \(maxAttachments)")
+            throw ClusterError("attachments: \(attachments.count) given; a job takes at most \(maxAttachments)")
         }
         let total = attachments.reduce(0) { $0 + $1.bytes.count }
         guard total <= maxTotalBytes else {
-            throw ClusterError("the attachments hold \(total) bytes; the limit is \(maxTotalBytes)")
+            throw ClusterError("attachments: \(total) bytes in all; the limit is \(maxTotalBytes)")
         }
         let media = (stateDirectory as NSString).appendingPathComponent("media")
         let folder = (media as NSString).appendingPathComponent("incoming-\(UUID().uuidString)")
@@ -44,14 +44,16 @@ enum JobMedia {
                 let name = attachment.name
                 let ext = (name as NSString).pathExtension.lowercased()
                 guard !name.isEmpty,
-                      name.utf8.allSatisfy({ $0 < 0x80 && ($0 == 0x2E || $0 == 0x2D || $0 == 0x5F || isalnum(Int32($0)) != 0) }),
+                      name.utf8.allSatisfy(isNameByte),
                       extensions.contains(ext) else {
-                    throw ClusterError("attachment name '\(name)' must be letters, digits, '.', '-', '_' ending in .png or .y4m")
+                    throw ClusterError("attachments: name '\(name)' must be letters, digits, '.', '-', '_' ending in .png or .y4m")
                 }
-                guard paths[name] == nil else { throw ClusterError("attachment '\(name)' is given twice") }
+                guard paths[name] == nil else { throw ClusterError("attachments: '\(name)' is given twice") }
                 let digest = SHA256.hash(Array(attachment.bytes)).map { String(format: "%02x", $0) }.joined()
                 let staged = (folder as NSString).appendingPathComponent("\(digest).\(ext)")
-                if !FileManager.default.fileExists(atPath: staged) { try writeAtomically(Data(attachment.bytes), to: staged) }
+                if !FileManager.default.fileExists(atPath: staged) {
+                    try writeAtomically(Data(attachment.bytes), to: staged)
+                }
                 paths[name] = staged
                 finalPaths[staged] = (media as NSString).appendingPathComponent("\(digest).\(ext)")
             }
@@ -69,10 +71,17 @@ enum JobMedia {
             guard rename(from, to) == 0 else { throw ClusterError("cannot move \(from) to \(to): errno \(errno)") }
         }
         if var media = spec.media {
-            for index in media.indices { media[index].source = staged.finalPaths[media[index].source] ?? media[index].source }
+            for index in media.indices {
+                media[index].source = staged.finalPaths[media[index].source] ?? media[index].source
+            }
             spec.media = media
         }
         discard(staged)
+    }
+
+    /// ASCII letters, digits, '.', '-' and '_'.
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        byte < 0x80 && (byte == 0x2E || byte == 0x2D || byte == 0x5F || isalnum(Int32(byte)) != 0)
     }
 
     /// Removes a staging folder (the submission was refused, or its files were committed).
@@ -98,7 +107,7 @@ enum JobMedia {
             request.options[option] = paths.joined(separator: "\n")
         }
         if let unused = stored.keys.sorted().first(where: { !used.contains($0) }) {
-            throw ClusterError("attachment '\(unused)' is not used by any media option")
+            throw ClusterError("attachments: '\(unused)' is not used by any media option")
         }
         return request
     }

@@ -11,12 +11,15 @@ enum JobOptions {
         .value("--image", "FILE", "animate an image: it becomes the first frame (PNG, Y4M, or anything ffmpeg reads)"),
         .value("--extend-forward", "VIDEO", "continue VIDEO by --duration seconds; its frames are kept as they are"),
         .value("--extend-backward", "VIDEO", "lead into VIDEO with --duration seconds; its frames are kept as they are"),
-        .value("--connect", "A B", "a --duration transition from the last frame of A to the first four of B", repeatable: true),
+        .value(
+            "--connect", "A B", "a --duration transition from the last frame of A to the first four of B",
+            repeatable: true),
         .value("--edit", "VIDEO", "regenerate VIDEO under the prompt, starting from it noised to --strength (SDEdit)"),
         .value("--strength", "S", "with --edit: 0 keeps the input, 1 ignores it (default 0.7)"),
         .flag("--loop", "make the last window wrap onto the first, so the clip loops without a cut"),
         .value("--fit", "crop|pad|resize", "how media of another size is fitted (default: refuse a size mismatch)"),
-        // --expand-prompt: the lead wires the PromptExpander flag here (one OptionSpec line, and a call in spec(from:)).
+        // --expand-prompt: the lead wires the PromptExpander flag here (one OptionSpec line, a call in spec(from:)
+        // and the name in JobRequest.optionNames / flagNames so `submit` carries it).
     ]
 
     /// Turns `--connect A B` into `--connect=A --connect=B` (the parser takes one value per occurrence).
@@ -117,8 +120,12 @@ enum JobOptions {
             return frames
         }
         func addedFrames() throws -> Int {
-            guard let seconds else { throw CommandLineError("option '\(option)' needs --duration SECONDS (the length to add)") }
-            if options.string("--frames") != nil { throw CommandLineError("option '\(option)' takes --duration, not --frames") }
+            guard let seconds else {
+                throw CommandLineError("option '\(option)' needs --duration SECONDS (the length to add)")
+            }
+            if options.string("--frames") != nil {
+                throw CommandLineError("option '\(option)' takes --duration, not --frames")
+            }
             return max(1, Int((seconds * fps).rounded(.up)))
         }
         let task: MediaTask

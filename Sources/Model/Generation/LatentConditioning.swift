@@ -48,7 +48,8 @@ public struct LatentConditioning: Sendable, Equatable {
         let known = DenoisingLoop.gatherFrames(self.known, frames: [index])
         if isFull(index) { return known }
         guard stepIndex < Self.heldSteps(strength: strengths[index], stepCount: scheduler.stepCount) else { return nil }
-        return try scheduler.noised(known, noise: DenoisingLoop.gatherFrames(noise, frames: [index]), stepIndex: stepIndex)
+        let noise = DenoisingLoop.gatherFrames(self.noise, frames: [index])
+        return try scheduler.noised(known, noise: noise, stepIndex: stepIndex)
     }
 
     /// Writes the held positions into `latents` [1, C, T, h, w] for the sample entering step `stepIndex`.

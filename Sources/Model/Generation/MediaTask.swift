@@ -39,7 +39,9 @@ public enum MediaTask: Sendable, Equatable {
                 throw fail("frames", "extending \(frames) frames by \(added) is outside 1...\(limit) frames")
             }
             let total = Self.validFrameCount(atLeast: frames + added)
-            guard total <= limit else { throw fail("frames", "the extended video would have \(total) frames, above \(limit)") }
+            guard total <= limit else {
+                throw fail("frames", "the extended video would have \(total) frames, above \(limit)")
+            }
             spec.frames = total
             let forward: Bool
             if case .extendForward = self { forward = true } else { forward = false }

@@ -93,7 +93,9 @@ public enum MediaLoader {
     /// Runs `ffmpeg -i path` to a 4:4:4 Y4M stream on a pipe and returns it, stopping ffmpeg when the stream
     /// passes `maxFileBytes`.
     static func decodeWithFFmpeg(path: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else { throw MediaError("cannot read \(path): no such file") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MediaError("cannot read \(path): no such file")
+        }
         guard let ffmpeg = FFmpegVideoWriter.locateFFmpeg() else {
             throw MediaError(
                 "reading \(path) needs ffmpeg, which is not on PATH (install it with apt-get install ffmpeg), "
