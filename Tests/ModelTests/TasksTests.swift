@@ -214,6 +214,9 @@ import Testing
         let median = steps.sorted()[steps.count / 2]
         print("loop: last-to-first mean abs difference \(seam); frame-to-frame median \(median), range \(steps.min()!)...\(steps.max()!)")
         #expect(frames.count == 17)
+        // Holds for this seeded random model (measured 53.5 against a median of 71.2); with random weights it is a
+        // measurement more than a property, so the structure above is the real check.
+        #expect(seam <= median)
     }
 
     @Test func connectionStartsAtTheEndOfAAndEndsAtTheStartOfB() throws {
@@ -356,6 +359,14 @@ import Testing
         #expect(field { $0.media = [image]; $0.editStrength = 1.5 } == "edit_strength")
         #expect(field { $0.looping = true } == "loop")
         #expect(field { $0.media = [image]; $0.pins = [LatentPin(latentFrame: 0)] } == nil)
+        // The conditioning fields survive a JSON round trip (job.json, submit).
+        var full = Self.spec(frames: 17)
+        full.media = [MediaPlacement(source: "v.y4m", sourceFrame: 2, frameCount: 9, outputFrame: 0)]
+        full.pins = [LatentPin(latentFrame: 0), LatentPin(latentFrame: 2, strength: 0.5)]
+        full.editStrength = 0.25
+        full.looping = true
+        full.fit = .pad
+        #expect(try JSONDecoder().decode(VideoJobSpec.self, from: try JSONEncoder().encode(full)) == full)
         // Old job records without the new fields still decode.
         let plain = try JSONEncoder().encode(Self.spec(frames: 9))
         #expect(try JSONDecoder().decode(VideoJobSpec.self, from: plain) == Self.spec(frames: 9))

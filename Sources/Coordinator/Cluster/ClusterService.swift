@@ -115,8 +115,11 @@ final class ClusterService: Sendable {
             var arguments = resolved.arguments
             if request.options["--window-frames"] == nil { arguments.append("--window-frames=\(config.scheduler.windowFrames)") }
             if request.options["--window-overlap"] == nil { arguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
-            let options = try CommandLineOptions(arguments, specs: GenerateCommand.specs)
-            spec = try JobOptions.spec(from: options, defaults: model.defaults)
+            // Media is read to count its frames and check its size: off the cooperative pool.
+            let (jobArguments, defaults) = (arguments, model.defaults)
+            spec = try await onThread {
+                try JobOptions.spec(from: try CommandLineOptions(jobArguments, specs: GenerateCommand.specs), defaults: defaults)
+            }
             try model.check(spec)
             output = request.output
         } catch {
