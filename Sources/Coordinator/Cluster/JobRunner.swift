@@ -68,16 +68,7 @@ final class JobRunner {
                 }
                 return texts
             }
-            let checkpoint = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
-            var loop: DenoisingLoop
-            if FileManager.default.fileExists(atPath: checkpoint) {
-                loop = try GenerationCheckpoint.load(
-                    path: checkpoint, job: id, plan: try model.windowPlan(for: spec),
-                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec))
-                log("\(id): resuming from the checkpoint after step \(loop.stepIndex)")
-            } else {
-                loop = try model.makeLoop(for: spec)
-            }
+            var loop = try resumeOrStart(id: id, spec: spec, folder: folder)
             let context = JobContext(
                 jobID: id, specJSON: [],
                 tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
@@ -108,7 +99,7 @@ final class JobRunner {
                     try next.advance(with: finished)
                     return next
                 }
-                try GenerationCheckpoint.save(loop, job: id, to: checkpoint)
+                try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(loop, job: id, folder: folder) }
                 let seconds = Date().timeIntervalSince(stepStarted)
                 log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
                 await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = "denoising" }
@@ -119,15 +110,24 @@ final class JobRunner {
             let partial = (folder as NSString).appendingPathComponent("result.partial.\(record.output)")
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
-            try await onThread {
-                let sink = try kind.makeSink(
-                    path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-                try model.decode(latents, into: sink) { _, _ in }
+            try await whileStorageFails(id, "result") {
+                do {
+                    try await onThread {
+                        let sink = try kind.makeSink(
+                            path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                        try model.decode(latents, into: sink) { _, _ in }
+                    }
+                    guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
+                } catch {
+                    unlink(partial)
+                    throw error
+                }
             }
-            guard rename(partial, final) == 0 else { throw ClusterError("cannot rename \(partial) to \(final): errno \(errno)") }
             let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
-            await book.update(id) {
-                $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+            try await whileStorageFails(id, "finished job.json") {
+                try await book.updateDurably(id) {
+                    $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+                }
             }
             log("\(id): finished, \(size) bytes in \(final)")
             await pool.release(id, reason: "finished")
@@ -142,6 +142,25 @@ final class JobRunner {
             log("\(id): failed: \(error)")
             await pool.release(id, reason: "failed")
         }
+    }
+
+    /// The loop from the newest whole checkpoint of the job, or a fresh one when there is none (see
+    /// `StateStore.loadCheckpoint`: a truncated or corrupt file is refused, never read back).
+    private func resumeOrStart(id: String, spec: VideoJobSpec, folder: String) throws -> DenoisingLoop {
+        var refused: [StateStore.RefusedCheckpoint] = []
+        let plan = try model.windowPlan(for: spec)
+        let scheduler = try model.scheduler(for: spec)
+        let resumed = StateStore.loadCheckpoint(folder: folder, refused: &refused) {
+            try GenerationCheckpoint.load(
+                path: $0, job: id, plan: plan, guidanceScale: Float(spec.guidanceScale), scheduler: scheduler)
+        }
+        for refusal in refused { log("\(id): checkpoint \(refusal)") }
+        if let resumed {
+            log("\(id): resuming from the checkpoint after step \(resumed.stepIndex)")
+            return resumed
+        }
+        if !refused.isEmpty { log("\(id): no usable checkpoint; the job starts again from its first step") }
+        return try model.makeLoop(for: spec)
     }
 
     private func checkCancelled(_ id: String) async throws {

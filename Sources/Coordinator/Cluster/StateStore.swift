@@ -1,0 +1,199 @@
+// A job's files under state_dir on a disk that may be full or read-only: atomic writes that report errno, a
+// pause-and-retry loop for storage failures, and checkpoints that are read back only whole (else the one before,
+// else a fresh start).
+import Foundation
+import Model
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A write of the coordinator's state (job.json, a checkpoint, a result) that the operating system refused.
+struct StateWriteError: Error, CustomStringConvertible {
+    /// The file or folder.
+    let path: String
+    /// The call that failed: open, write, fsync, rename, link.
+    let operation: String
+    /// errno.
+    let code: Int32
+
+    /// The operating system's text for `code`.
+    var reason: String { String(cString: strerror(code)) }
+    var description: String { "\(operation) failed for \(path): \(reason) (errno \(code))" }
+}
+
+/// Storage failures and checkpoint files of a coordinator's state folder.
+enum StateStore {
+    /// errno values that mean "the disk cannot take this write now": a pause, not a failure of the job.
+    static let storageErrnos: Set<Int32> = [EROFS, ENOSPC, EDQUOT, EACCES, EPERM, EIO, EFBIG]
+
+    /// Seconds between attempts while a job is paused (`SORA_STATE_RETRY_SECONDS` overrides, 0.1...60).
+    static let retrySeconds: Double = {
+        if let text = ProcessInfo.processInfo.environment["SORA_STATE_RETRY_SECONDS"], let value = Double(text),
+           (0.1...60).contains(value) {
+            return value
+        }
+        return 1
+    }()
+
+    /// The checkpoint after the last completed step.
+    static let checkpointName = "checkpoint.safetensors"
+    /// The checkpoint of the step before it (a hard link to the file the newest one replaced).
+    static let previousCheckpointName = "checkpoint.previous.safetensors"
+
+    /// Describes `error` as a storage failure ("<errno text> at <path>") when it is one, else nil.
+    ///
+    /// Typed errors carry errno (`StateWriteError`, `CheckpointError.io`); the media writers report
+    /// `strerror` text, so their message is matched against the texts of `storageErrnos`.
+    static func storageProblem(_ error: Error) -> String? {
+        if let error = error as? StateWriteError {
+            return storageErrnos.contains(error.code) ? "\(error.reason) at \(error.path) (\(error.operation))" : nil
+        }
+        if let error = error as? CheckpointError {
+            if case .io(let path, let operation, let code) = error, storageErrnos.contains(code) {
+                return "\(String(cString: strerror(code))) at \(path) (\(operation))"
+            }
+            return nil
+        }
+        let text = "\(error)"
+        for code in storageErrnos.sorted() where text.contains(String(cString: strerror(code))) {
+            return text
+        }
+        return nil
+    }
+
+    // MARK: - Writing
+
+    /// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs the folder.
+    /// A short write is continued; on any failure the temporary file is removed (it would hold space on a full
+    /// disk) and `path` is left as it was.
+    static func writeAtomically(_ data: Data, to path: String) throws(StateWriteError) {
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw StateWriteError(path: temporary, operation: "open", code: errno) }
+        func fail(_ operation: String, _ code: Int32) -> StateWriteError {
+            close(descriptor)
+            unlink(temporary)
+            return StateWriteError(path: temporary, operation: operation, code: code)
+        }
+        var offset = 0
+        while offset < data.count {
+            let written = data.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw fail("write", errno)
+            }
+            offset += written
+        }
+        guard fsync(descriptor) == 0 else { throw fail("fsync", errno) }
+        guard close(descriptor) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw StateWriteError(path: temporary, operation: "close", code: code)
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw StateWriteError(path: path, operation: "rename", code: code)
+        }
+        syncFolder(of: path)
+    }
+
+    /// fsyncs the folder holding `path`, so a rename into it survives a power cut.
+    static func syncFolder(of path: String) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let descriptor = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor >= 0 {
+            _ = fsync(descriptor)
+            close(descriptor)
+        }
+    }
+
+    /// Saves the loop's state in `folder`: the current checkpoint first becomes the previous one (a hard link, so
+    /// a checkpoint exists at every instant), then the new one replaces it atomically.
+    static func saveCheckpoint(_ loop: DenoisingLoop, job: String, folder: String) throws {
+        let current = (folder as NSString).appendingPathComponent(checkpointName)
+        let previous = (folder as NSString).appendingPathComponent(previousCheckpointName)
+        if FileManager.default.fileExists(atPath: current) {
+            if unlink(previous) != 0 && errno != ENOENT {
+                throw StateWriteError(path: previous, operation: "unlink", code: errno)
+            }
+            guard link(current, previous) == 0 else { throw StateWriteError(path: previous, operation: "link", code: errno) }
+        }
+        try GenerationCheckpoint.save(loop, job: job, to: current)
+    }
+
+    // MARK: - Reading back
+
+    /// A checkpoint that was refused at resume, and why.
+    struct RefusedCheckpoint: CustomStringConvertible {
+        let path: String
+        let reason: String
+        var description: String { "\(path) refused: \(reason)" }
+    }
+
+    /// Loads the newest checkpoint in `folder` that `load` accepts: the current one, else the previous one.
+    /// A refused file (truncated, corrupt, another job's) is never used: it is renamed to `<name>.refused` so it
+    /// is kept for inspection and not tried again. Returns nil when no file is usable (the job restarts from
+    /// its first step, which gives the same bytes since the noise is keyed by the job's seed).
+    static func loadCheckpoint<Loop>(
+        folder: String, refused: inout [RefusedCheckpoint], _ load: (String) throws -> Loop
+    ) -> Loop? {
+        for name in [checkpointName, previousCheckpointName] {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            do {
+                return try load(path)
+            } catch {
+                refused.append(RefusedCheckpoint(path: path, reason: "\(error)"))
+                _ = rename(path, path + ".refused")
+            }
+        }
+        return nil
+    }
+}
+
+// MARK: - Pausing a job while its state cannot be written
+
+extension JobRunner {
+    /// Runs `write` until it succeeds. While it fails with a storage problem (read-only or full disk, no
+    /// permission, I/O error) the job is `paused` with the reason in its message, visible in `status`, and the
+    /// write is tried again every `StateStore.retrySeconds`; once it succeeds the job returns to the state it
+    /// was in. Any other error is thrown. A cancel request ends the pause with `JobCancelled`.
+    @discardableResult
+    func whileStorageFails<T>(_ id: String, _ what: String, _ write: () async throws -> T) async throws -> T {
+        var pausedAt: Date?
+        var before: (state: JobState, phase: String, message: String?)?
+        var lastProblem = ""
+        while true {
+            do {
+                let value = try await write()
+                if let pausedAt, let before {
+                    let seconds = Date().timeIntervalSince(pausedAt)
+                    log(String(format: "\(id): resumed: the \(what) was written after a pause of %.1f s", seconds))
+                    await book.update(id) {
+                        if $0.state == .paused {
+                            $0.state = before.state
+                            $0.phase = before.phase
+                        }
+                        $0.message = String(format: "resumed after state_dir was not writable for %.1f s (\(lastProblem))", seconds)
+                    }
+                }
+                return value
+            } catch {
+                guard let problem = StateStore.storageProblem(error) else { throw error }
+                if pausedAt == nil {
+                    pausedAt = Date()
+                    if let record = await book.record(id) { before = (record.state, record.phase, record.message) }
+                }
+                if problem != lastProblem {
+                    lastProblem = problem
+                    let message = "paused: state_dir not writable: \(problem); retrying every \(StateStore.retrySeconds) s"
+                    log("\(id): \(message) (writing the \(what))")
+                    await book.update(id) { $0.state = .paused; $0.phase = "paused"; $0.message = message }
+                }
+                if await book.isCancelRequested(id) { throw JobCancelled() }
+                try await Task.sleep(nanoseconds: UInt64(StateStore.retrySeconds * 1e9))
+            }
+        }
+    }
+}
