@@ -120,6 +120,8 @@ func runTool(_ tool: String, _ arguments: [String], timeoutSeconds: Double = 30)
         print("StateDiskTests: filled \(filled) bytes; status message: \(message)")
         #expect(message.contains("state_dir not writable") && message.contains("No space left on device"), "\(message)")
         let pausedAt = try Self.expectStaysPaused(cluster, job)
+        #expect(pausedAt < ClusterFixture.restartSteps, "the pause came only at the end (\(pausedAt) steps)")
+        #expect(message.contains("checkpoint"), "not paused at a checkpoint write: \(message)")
         #expect(cluster.coordinatorLog.contains("\(job): paused: state_dir not writable"))
         // No partial file is left holding space.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: mount.path + "/jobs/\(job)")

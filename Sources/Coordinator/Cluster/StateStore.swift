@@ -39,6 +39,8 @@ enum StateStore {
     static let checkpointName = "checkpoint.safetensors"
     /// The checkpoint of the step before it (a hard link to the file the newest one replaced).
     static let previousCheckpointName = "checkpoint.previous.safetensors"
+    /// The new checkpoint while it is being put in place (never read back).
+    static let nextCheckpointName = "checkpoint.next.safetensors"
 
     /// Describes `error` as a storage failure ("<errno text> at <path>") when it is one, else nil.
     ///
@@ -108,18 +110,22 @@ enum StateStore {
         }
     }
 
-    /// Saves the loop's state in `folder`: the current checkpoint first becomes the previous one (a hard link, so
-    /// a checkpoint exists at every instant), then the new one replaces it atomically.
+    /// Saves the loop's state in `folder`. The new checkpoint is written whole first (to a sibling, fsync'd),
+    /// while both older ones still exist, so a full disk fails here and loses nothing; then the current one
+    /// becomes the previous one (a hard link) and the new one is renamed over the current one.
     static func saveCheckpoint(_ loop: DenoisingLoop, job: String, folder: String) throws {
         let current = (folder as NSString).appendingPathComponent(checkpointName)
         let previous = (folder as NSString).appendingPathComponent(previousCheckpointName)
+        let next = (folder as NSString).appendingPathComponent(nextCheckpointName)
+        try GenerationCheckpoint.save(loop, job: job, to: next)
         if FileManager.default.fileExists(atPath: current) {
             if unlink(previous) != 0 && errno != ENOENT {
                 throw StateWriteError(path: previous, operation: "unlink", code: errno)
             }
             guard link(current, previous) == 0 else { throw StateWriteError(path: previous, operation: "link", code: errno) }
         }
-        try GenerationCheckpoint.save(loop, job: job, to: current)
+        guard rename(next, current) == 0 else { throw StateWriteError(path: current, operation: "rename", code: errno) }
+        syncFolder(of: current)
     }
 
     // MARK: - Reading back
