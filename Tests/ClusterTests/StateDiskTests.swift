@@ -49,16 +49,27 @@ final class ScratchMount {
     }
 }
 
-/// Runs a system tool found on PATH; throws with its output when it fails.
+/// Runs a system tool found on PATH to completion; returns its output, throws with it when the tool fails.
 @discardableResult
-func runTool(_ tool: String, _ arguments: [String], timeoutSeconds: Double = 30) throws -> String {
-    let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
-        .split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+func runTool(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
     guard let path = directories.map({ $0 + "/" + tool }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
         throw HarnessError("\(tool) is not installed")
     }
-    let (status, output) = try runProgram(path, arguments, in: "/", timeoutSeconds: timeoutSeconds)
-    guard status == 0 else { throw HarnessError("\(tool) \(arguments.joined(separator: " ")) exited \(status): \(output)") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw HarnessError("\(tool) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(output)")
+    }
     return output
 }
 
