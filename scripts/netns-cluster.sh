@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Multi-host variant of the fault tests: the coordinator and every worker in a network namespace of their own,
 # joined by veth pairs to a bridge in the coordinator's namespace (10.77.0.1/24; worker i is 10.77.0.(10+i)), so
-# traffic between them crosses real (virtual) links. Each round submits a job, waits for a step, takes the link
-# of a worker of the job's placement down (a partition: packets vanish, no reset), brings it up again after a
-# while, and checks that the job ends with the bytes of single-process `coordinator generate` and that the
-# worker is admitted again for the next job.
+# traffic between them crosses real (virtual) links. Each round submits a job, waits for a step, takes the link of
+# a worker of the job's placement down (round r: the r-th worker of the placement, cycling; a partition: packets
+# vanish, no reset), brings it up again after a while, and checks that the job ends with the bytes of
+# single-process `coordinator generate` and that the worker is admitted again afterwards.
 #
 #   scripts/netns-cluster.sh [--workers W] [--steps K] [--rounds R] [--down-seconds S] [--keep]
 #
-# Defaults: 3 workers, 200 steps, 2 rounds, links down for 8 s (longer than the 5 s dead-peer time). Needs root
+# Defaults: 3 workers, 200 steps, 3 rounds, links down for 8 s (longer than the 5 s dead-peer time). Needs root
 # (CAP_NET_ADMIN) and iproute2; exits 77 with a message when network namespaces are unavailable, 1 when a job
 # is lost or an output differs. Binaries come from the release build folder (built if missing) unless
 # SORA_BIN_DIR names another folder. Namespace names carry this run's id and are always deleted at the end (with
@@ -16,8 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-workers=3; steps=200; rounds=2; down_seconds=8; keep=0
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+workers=3; steps=200; rounds=3; down_seconds=8; keep=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --workers) workers="${2:?}"; shift 2 ;;
@@ -151,8 +151,10 @@ for ((round = 1; round <= rounds; round++)); do
         sleep 0.05
     done
     placement=$(json_field "$status" placement)
-    # The worker of the last stage: its results come back to the coordinator, so cutting it stalls the step.
-    victim=$(grep -o 'w[0-9]*\[' <<< "$placement" | tail -1 | tr -d '[')
+    # Round r cuts the r-th worker of the placement (cycling): a first stage (its link carries the coordinator's
+    # inputs and its activations to the next stage), a last stage (results back to the coordinator), a replica.
+    mapfile -t placed < <(grep -o 'w[0-9]*\[' <<< "$placement" | tr -d '[')
+    victim=${placed[$(( (round - 1) % ${#placed[@]} ))]:-}
     [ -n "$victim" ] || { echo "netns: round $round: no placement in status: $status" >&2; exit 1; }
     index=${victim#w}
     at_step=$(json_field "$status" steps_done)
@@ -187,7 +189,7 @@ for ((round = 1; round <= rounds; round++)); do
         fi
         sleep 0.1
     done
-    echo "round $round: $job, $victim (last stage of $placement) cut at step $at_step for $down_seconds s;" \
+    echo "round $round: $job, $victim (placement $placement) cut at step $at_step for $down_seconds s;" \
          "declared lost after $detected; steps redone ${redone:-?}; re-admitted: $readmitted; $verdict"
     [ "$readmitted" = "yes" ] || { echo "netns: $victim was not connected again after its link came back" >&2; lost=$((lost + 1)); }
 done

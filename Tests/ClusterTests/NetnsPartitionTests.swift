@@ -62,7 +62,7 @@ enum NetworkNamespaces {
         process.arguments = [script] + arguments
         process.environment = environment
         let log = NSTemporaryDirectory() + "netns-cluster-\(getpid())-\(UUID().uuidString.prefix(8)).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: log) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? handle.close() }
