@@ -122,7 +122,9 @@ enum StateStore {
             if unlink(previous) != 0 && errno != ENOENT {
                 throw StateWriteError(path: previous, operation: "unlink", code: errno)
             }
-            guard link(current, previous) == 0 else { throw StateWriteError(path: previous, operation: "link", code: errno) }
+            guard link(current, previous) == 0 else {
+                throw StateWriteError(path: previous, operation: "link", code: errno)
+            }
         }
         guard rename(next, current) == 0 else { throw StateWriteError(path: current, operation: "rename", code: errno) }
         syncFolder(of: current)
@@ -181,7 +183,8 @@ extension JobRunner {
                             $0.state = before.state
                             $0.phase = before.phase
                         }
-                        $0.message = String(format: "resumed after state_dir was not writable for %.1f s (\(lastProblem))", seconds)
+                        $0.message = String(
+                            format: "resumed after state_dir was not writable for %.1f s (\(lastProblem))", seconds)
                     }
                 }
                 return value
@@ -193,7 +196,8 @@ extension JobRunner {
                 }
                 if problem != lastProblem {
                     lastProblem = problem
-                    let message = "paused: state_dir not writable: \(problem); retrying every \(StateStore.retrySeconds) s"
+                    let message =
+                        "paused: state_dir not writable: \(problem); retrying every \(StateStore.retrySeconds) s"
                     log("\(id): \(message) (writing the \(what))")
                     await book.update(id) { $0.state = .paused; $0.phase = "paused"; $0.message = message }
                 }

@@ -51,12 +51,15 @@ struct ChatCompletionClient {
         do {
             body = try JSONEncoder().encode(Request(
                 model: configuration.model ?? "",
-                messages: [Request.Message(role: "system", content: system), Request.Message(role: "user", content: user)],
+                messages: [
+                    Request.Message(role: "system", content: system), Request.Message(role: "user", content: user),
+                ],
                 temperature: 0, seed: configuration.seed, maxTokens: maxTokens))
         } catch {
             throw PromptExpansionError("cannot encode the chat request: \(error)")
         }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: configuration.timeoutSeconds)
+        var request = URLRequest(
+            url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: configuration.timeoutSeconds)
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("application/json", forHTTPHeaderField: "Accept")
@@ -71,10 +74,12 @@ struct ChatCompletionClient {
         }
         let response: Response
         do { response = try JSONDecoder().decode(Response.self, from: data) } catch {
-            throw PromptExpansionError("the answer of \(endpoint) is not a chat completion (\(error)): \(Self.excerpt(data))")
+            throw PromptExpansionError(
+                "the answer of \(endpoint) is not a chat completion (\(error)): \(Self.excerpt(data))")
         }
         guard let content = response.choices.first?.message.content else {
-            throw PromptExpansionError("the answer of \(endpoint) has no choices[0].message.content: \(Self.excerpt(data))")
+            throw PromptExpansionError(
+                "the answer of \(endpoint) has no choices[0].message.content: \(Self.excerpt(data))")
         }
         let text = content.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw PromptExpansionError("\(endpoint) returned an empty completion") }

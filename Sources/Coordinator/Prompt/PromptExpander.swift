@@ -35,10 +35,11 @@ public struct PromptExpander: Sendable {
         let trimmed = prompt.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw PromptExpansionError("the prompt to expand is empty") }
         guard configuration.baseURL != nil else { return try TemplatePromptExpander.expand(trimmed) }
-        let text = try ChatCompletionClient(configuration: configuration).complete(system: Self.systemPrompt, user: trimmed)
-        guard text.utf8.count <= VideoJobSpec.Limits.maxPromptBytes else {
-            throw PromptExpansionError(
-                "the expanded prompt is \(text.utf8.count) bytes; the limit for a prompt is \(VideoJobSpec.Limits.maxPromptBytes)")
+        let client = ChatCompletionClient(configuration: configuration)
+        let text = try client.complete(system: Self.systemPrompt, user: trimmed)
+        let limit = VideoJobSpec.Limits.maxPromptBytes
+        guard text.utf8.count <= limit else {
+            throw PromptExpansionError("the expanded prompt is \(text.utf8.count) bytes; the limit for a prompt is \(limit)")
         }
         return text
     }

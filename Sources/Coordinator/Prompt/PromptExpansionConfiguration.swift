@@ -68,16 +68,20 @@ public struct PromptExpansionConfiguration: Sendable, Equatable {
         guard let baseURL else { return }
         guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
               url.host?.isEmpty == false else {
-            throw PromptExpansionError("the prompt API base URL must be http:// or https:// with a host, got '\(baseURL)'")
+            throw PromptExpansionError(
+                "the prompt API base URL must be http:// or https:// with a host, got '\(baseURL)'")
         }
         guard let model, !model.isEmpty else {
-            throw PromptExpansionError("a prompt API base URL is set (\(baseURL)) but no model (\(Self.modelVariable) or prompt_expansion.model)")
+            throw PromptExpansionError(
+                "a prompt API base URL is set (\(baseURL)) but no model (\(Self.modelVariable) or prompt_expansion.model)")
         }
         guard timeoutSeconds > 0, timeoutSeconds <= 3600 else {
-            throw PromptExpansionError("the prompt expansion timeout must be in (0, 3600] seconds, got \(timeoutSeconds)")
+            throw PromptExpansionError(
+                "the prompt expansion timeout must be in (0, 3600] seconds, got \(timeoutSeconds)")
         }
         guard maxResponseBytes > 0, maxResponseBytes <= 64 << 20 else {
-            throw PromptExpansionError("the prompt expansion response limit must be 1 byte to 64 MiB, got \(maxResponseBytes)")
+            throw PromptExpansionError(
+                "the prompt expansion response limit must be 1 byte to 64 MiB, got \(maxResponseBytes)")
         }
     }
 }

@@ -10,7 +10,7 @@ public enum TemplatePromptExpander {
     /// The phrase tables, in the order their sentences are appended.
     static let tables: [(name: String, phrases: [String])] = [
         ("scene", [
-            "The scene is set outdoors with a clear sense of depth, a detailed foreground and a softly blurred background.",
+            "The scene is set outdoors with a clear sense of depth, a detailed foreground and a soft background.",
             "The setting is rich in texture, with natural materials and small details filling the frame.",
             "The surroundings are calm and uncluttered, so the subject stands out against a simple backdrop.",
             "The environment feels lived-in and real, with layered elements receding into the distance.",
@@ -21,7 +21,7 @@ public enum TemplatePromptExpander {
         ]),
         ("motion", [
             "The subject moves slowly and smoothly, each motion continuous from the first frame to the last.",
-            "Movement is gentle and natural, with small secondary motions such as drifting particles and swaying details.",
+            "Movement is gentle and natural, with small secondary motions such as drifting dust and swaying details.",
             "The action unfolds at a steady pace, with clear, readable motion and no sudden jumps.",
             "There is lively, energetic motion, yet every movement stays fluid and physically plausible.",
             "The subject turns and shifts its weight gradually while the background stays mostly still.",
