@@ -170,7 +170,8 @@ func runTool(_ tool: String, _ arguments: [String], environment: [String: String
             _ = try FaultInjectionTests.submit(cluster, steps: ClusterFixture.steps)
             Issue.record("a job was accepted while state_dir was read-only")
         } catch {
-            #expect("\(error)".contains("Read-only file system"), "\(error)")
+            #expect("\(error)".contains("cannot queue the job: state_dir not writable: mkdir failed for "), "\(error)")
+            #expect("\(error)".contains("Read-only file system (errno 30)"), "\(error)")
         }
         try mount.remount(readOnly: false)
         let produced = try FaultInjectionTests.result(cluster, job, file: "ro-disk.y4m")

@@ -128,7 +128,11 @@ final class ClusterService: Sendable {
         } catch let error as PlanningError {
             throw ErrorReport(code: .resourceExhausted, message: "this job cannot fit even on every worker of the cluster: \(error.description)")
         }
-        return try await book.add(spec: spec, output: output)
+        do {
+            return try await book.add(spec: spec, output: output)
+        } catch let error as StateWriteError {
+            throw ErrorReport(code: .unavailable, message: "cannot queue the job: state_dir not writable: \(error)")
+        }
     }
 
     private func fetch(_ fetch: Fetch) async throws -> Message {
