@@ -3,6 +3,7 @@
 import Foundation
 import Model
 import Testing
+import Wire
 @testable import Coordinator
 
 @Suite struct StateStoreTests {
@@ -109,6 +110,59 @@ import Testing
         // Nothing left to try.
         refused = []
         #expect(StateStore.loadCheckpoint(folder: folder, refused: &refused, Self.load) == nil && refused.isEmpty)
+    }
+
+    /// A byte flipped inside the tensor data leaves a file of the right length and a valid header: only the
+    /// checksum catches it.
+    @Test func anAlteredCheckpointIsRefusedByItsChecksum() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var loop = try Self.loop()
+        try Self.step(&loop)
+        try StateStore.saveCheckpoint(loop, job: "job-1", folder: folder)
+        try Self.step(&loop)
+        try StateStore.saveCheckpoint(loop, job: "job-1", folder: folder)
+        let current = folder + "/" + StateStore.checkpointName
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == [
+            "checkpoint.previous.safetensors", "checkpoint.previous.safetensors.crc32c",
+            "checkpoint.safetensors", "checkpoint.safetensors.crc32c",
+        ])
+        // The recorded line is the file's CRC32C and length, computed here independently of StateStore.
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: current)))
+        let recorded = try String(contentsOfFile: current + ".crc32c", encoding: .utf8)
+        #expect(recorded == "crc32c \(String(CRC32C.checksum(bytes: bytes), radix: 16)) bytes \(bytes.count)\n")
+        // Flip the last byte (inside the data of the last tensor).
+        var altered = bytes
+        altered[altered.count - 1] ^= 0x40
+        try Data(altered).write(to: URL(fileURLWithPath: current))
+        var refused: [StateStore.RefusedCheckpoint] = []
+        let resumed = StateStore.loadCheckpoint(folder: folder, refused: &refused, Self.load)
+        #expect(resumed?.stepIndex == 1)
+        #expect(refused.map(\.path) == [current])
+        #expect(refused.first?.reason.contains("its content does not match") == true, "\(refused)")
+    }
+
+    /// A crash between the checkpoint's rename and its checksum file's rename: the new checkpoint with the old
+    /// checksum is refused and the previous one, whose pair matches, is used.
+    @Test func aCheckpointWithAStaleChecksumFallsBackToThePreviousOne() throws {
+        let folder = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var loop = try Self.loop()
+        try Self.step(&loop)
+        try StateStore.saveCheckpoint(loop, job: "job-1", folder: folder)
+        let stale = try Data(contentsOf: URL(fileURLWithPath: folder + "/checkpoint.safetensors.crc32c"))
+        try Self.step(&loop)
+        try StateStore.saveCheckpoint(loop, job: "job-1", folder: folder)
+        try stale.write(to: URL(fileURLWithPath: folder + "/checkpoint.safetensors.crc32c"))
+        var refused: [StateStore.RefusedCheckpoint] = []
+        #expect(StateStore.loadCheckpoint(folder: folder, refused: &refused, Self.load)?.stepIndex == 1)
+        #expect(refused.count == 1)
+        // Without any checksum file (a checkpoint from before checksums), the structure alone decides.
+        let other = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        try GenerationCheckpoint.save(loop, job: "job-1", to: other + "/" + StateStore.checkpointName)
+        refused = []
+        #expect(StateStore.loadCheckpoint(folder: other, refused: &refused, Self.load)?.stepIndex == 2 && refused.isEmpty)
     }
 
     @Test func anEmptyCheckpointFileIsRefused() throws {

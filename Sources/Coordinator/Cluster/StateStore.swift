@@ -1,8 +1,9 @@
 // A job's files under state_dir on a disk that may be full or read-only: atomic writes that report errno, a
-// pause-and-retry loop for storage failures, and checkpoints that are read back only whole (else the one before,
-// else a fresh start).
+// pause-and-retry loop for storage failures, and checkpoints that are read back only whole and unaltered (checked
+// structure and CRC32C; else the one before, else a fresh start).
 import Foundation
 import Model
+import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,24 +111,97 @@ enum StateStore {
         }
     }
 
-    /// Saves the loop's state in `folder`. The new checkpoint is written whole first (to a sibling, fsync'd),
-    /// while both older ones still exist, so a full disk fails here and loses nothing; then the current one
-    /// becomes the previous one (a hard link) and the new one is renamed over the current one.
+    /// Saves the loop's state in `folder`. The new checkpoint is written whole first (to a sibling, fsync'd)
+    /// with its CRC32C and size beside it (`<name>.crc32c`), while both older ones still exist, so a full disk
+    /// fails here and loses nothing; then the current pair becomes the previous one (hard links) and the new pair
+    /// is renamed over the current one. A crash between the two renames leaves a checkpoint whose checksum file
+    /// does not match: it is refused at resume and the previous one, whose pair matches, is used.
     static func saveCheckpoint(_ loop: DenoisingLoop, job: String, folder: String) throws {
         let current = (folder as NSString).appendingPathComponent(checkpointName)
         let previous = (folder as NSString).appendingPathComponent(previousCheckpointName)
         let next = (folder as NSString).appendingPathComponent(nextCheckpointName)
-        try GenerationCheckpoint.save(loop, job: job, to: next)
+        do {
+            try GenerationCheckpoint.save(loop, job: job, to: next)
+            try writeAtomically(Data(try fileDigest(next).line.utf8), to: next + checksumSuffix)
+        } catch {
+            // A half-made pair would hold space on a full disk and is never read: drop it.
+            unlink(next)
+            unlink(next + checksumSuffix)
+            throw error
+        }
         if FileManager.default.fileExists(atPath: current) {
-            if unlink(previous) != 0 && errno != ENOENT {
-                throw StateWriteError(path: previous, operation: "unlink", code: errno)
-            }
-            guard link(current, previous) == 0 else {
-                throw StateWriteError(path: previous, operation: "link", code: errno)
+            for (from, to) in [(current, previous), (current + checksumSuffix, previous + checksumSuffix)] {
+                if unlink(to) != 0 && errno != ENOENT { throw StateWriteError(path: to, operation: "unlink", code: errno) }
+                guard FileManager.default.fileExists(atPath: from) else { continue }
+                guard link(from, to) == 0 else { throw StateWriteError(path: to, operation: "link", code: errno) }
             }
         }
         guard rename(next, current) == 0 else { throw StateWriteError(path: current, operation: "rename", code: errno) }
+        guard rename(next + checksumSuffix, current + checksumSuffix) == 0 else {
+            throw StateWriteError(path: current + checksumSuffix, operation: "rename", code: errno)
+        }
         syncFolder(of: current)
+    }
+
+    /// The suffix of a checkpoint's checksum file.
+    static let checksumSuffix = ".crc32c"
+
+    /// A file's CRC32C and length, as recorded beside a checkpoint: `crc32c 1a2b3c4d bytes 61440`.
+    struct FileDigest: Equatable {
+        let crc: UInt32
+        let byteCount: Int
+
+        var line: String { "crc32c \(String(crc, radix: 16)) bytes \(byteCount)\n" }
+
+        /// Parses `line`; nil when it is not one.
+        init?(line: String) {
+            let fields = line.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            guard fields.count == 4, fields[0] == "crc32c", fields[2] == "bytes", let crc = UInt32(fields[1], radix: 16),
+                  let byteCount = Int(fields[3]), byteCount >= 0 else { return nil }
+            self.init(crc: crc, byteCount: byteCount)
+        }
+
+        init(crc: UInt32, byteCount: Int) {
+            self.crc = crc
+            self.byteCount = byteCount
+        }
+    }
+
+    /// Reads `path` through and returns its CRC32C and length.
+    static func fileDigest(_ path: String) throws(StateWriteError) -> FileDigest {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw StateWriteError(path: path, operation: "open", code: errno) }
+        defer { close(descriptor) }
+        var crc = CRC32C()
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw StateWriteError(path: path, operation: "read", code: errno)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            total += count
+        }
+        return FileDigest(crc: crc.value, byteCount: total)
+    }
+
+    /// Checks `path` against its checksum file, if it has one (a file written before checksums existed, or a
+    /// first checkpoint whose checksum rename was cut short, has none and is checked by its structure alone).
+    static func verifyDigest(_ path: String) throws {
+        let sidecar = path + checksumSuffix
+        guard let data = FileManager.default.contents(atPath: sidecar) else { return }
+        guard data.count <= 256, let recorded = FileDigest(line: String(decoding: data, as: UTF8.self)) else {
+            throw ClusterError("its checksum file \(sidecar) is not a 'crc32c HEX bytes N' line")
+        }
+        let actual = try fileDigest(path)
+        guard actual == recorded else {
+            throw ClusterError(
+                "its content does not match \(sidecar): crc32c \(String(actual.crc, radix: 16)) over \(actual.byteCount) "
+                    + "bytes, recorded crc32c \(String(recorded.crc, radix: 16)) over \(recorded.byteCount) bytes")
+        }
     }
 
     // MARK: - Reading back
@@ -139,9 +213,9 @@ enum StateStore {
         var description: String { "\(path) refused: \(reason)" }
     }
 
-    /// Loads the newest checkpoint in `folder` that `load` accepts: the current one, else the previous one.
-    /// A refused file (truncated, corrupt, another job's) is never used: it is renamed to `<name>.refused` so it
-    /// is kept for inspection and not tried again. Returns nil when no file is usable (the job restarts from
+    /// Loads the newest checkpoint in `folder` that `load` accepts and whose checksum file matches: the current
+    /// one, else the previous one. A refused file (truncated, altered, another job's) is never used: it is
+    /// renamed to `<name>.refused` so it is kept for inspection and not tried again. Returns nil when no file is usable (the job restarts from
     /// its first step, which gives the same bytes since the noise is keyed by the job's seed).
     static func loadCheckpoint<Loop>(
         folder: String, refused: inout [RefusedCheckpoint], _ load: (String) throws -> Loop
@@ -150,7 +224,9 @@ enum StateStore {
             let path = (folder as NSString).appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: path) else { continue }
             do {
-                return try load(path)
+                let loop = try load(path)
+                try verifyDigest(path)
+                return loop
             } catch {
                 refused.append(RefusedCheckpoint(path: path, reason: "\(error)"))
                 _ = rename(path, path + ".refused")
