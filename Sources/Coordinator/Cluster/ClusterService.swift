@@ -133,7 +133,11 @@ final class ClusterService: Sendable {
             throw ErrorReport(code: .resourceExhausted, message: "this job cannot fit even on every worker of the cluster: \(error.description)")
         }
         if let staged { try JobMedia.commit(staged, spec: &spec) }
-        return try await book.add(spec: spec, output: output)
+        do {
+            return try await book.add(spec: spec, output: output)
+        } catch let error as StateWriteError {
+            throw ErrorReport(code: .unavailable, message: "cannot queue the job: state_dir not writable: \(error)")
+        }
     }
 
     private func fetch(_ fetch: Fetch) async throws -> Message {

@@ -52,7 +52,7 @@ enum JobMedia {
                 let digest = SHA256.hash(Array(attachment.bytes)).map { String(format: "%02x", $0) }.joined()
                 let staged = (folder as NSString).appendingPathComponent("\(digest).\(ext)")
                 if !FileManager.default.fileExists(atPath: staged) {
-                    try writeAtomically(Data(attachment.bytes), to: staged)
+                    try StateStore.writeAtomically(Data(attachment.bytes), to: staged)
                 }
                 paths[name] = staged
                 finalPaths[staged] = (media as NSString).appendingPathComponent("\(digest).\(ext)")

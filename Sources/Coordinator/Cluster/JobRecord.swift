@@ -60,6 +60,8 @@ struct JobRequest: Codable, Sendable, Equatable {
 /// Where a job is in its life.
 enum JobState: String, Codable, Sendable {
     case queued, running, waiting, finished, failed, cancelled
+    /// Its state cannot be written (state_dir read-only, full, ...): retried until it can (StateStore.swift).
+    case paused
 
     /// No further change will happen.
     var isTerminal: Bool { self == .finished || self == .failed || self == .cancelled }
@@ -142,13 +144,15 @@ actor JobBook {
     func add(spec: VideoJobSpec, output: String) throws -> JobRecord {
         let id = String(format: "job-%06d", nextNumber)
         nextNumber += 1
-        try FileManager.default.createDirectory(atPath: folder(of: id), withIntermediateDirectories: true)
+        guard mkdir(folder(of: id), 0o755) == 0 || errno == EEXIST else {
+            throw StateWriteError(path: folder(of: id), operation: "mkdir", code: errno)
+        }
         let record = JobRecord(
             id: id, state: .queued, spec: spec, output: output, steps: spec.steps,
             submittedAt: Date().timeIntervalSince1970)
+        try persist(record)
         records[id] = record
         order.append(id)
-        try persist(record)
         return record
     }
 
@@ -171,6 +175,17 @@ actor JobBook {
         return record
     }
 
+    /// Changes a job only if its job.json can be written; throws the write's error otherwise (nothing changes).
+    @discardableResult
+    func updateDurably(_ id: String, _ change: (inout JobRecord) -> Void) throws -> JobRecord? {
+        guard var record = records[id] else { return nil }
+        change(&record)
+        record.sequence += 1
+        try persist(record)
+        records[id] = record
+        return record
+    }
+
     /// Asks a job to stop; a queued one is cancelled at once. Returns nil for an unknown job.
     func requestCancel(_ id: String) -> JobRecord? {
         guard let record = records[id] else { return nil }
@@ -187,20 +202,8 @@ actor JobBook {
     private func persist(_ record: JobRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(record), to: (folder(of: record.id) as NSString).appendingPathComponent("job.json"))
+        try StateStore.writeAtomically(try encoder.encode(record), to: (folder(of: record.id) as NSString).appendingPathComponent("job.json"))
     }
-}
-
-/// Writes `data` to a temporary file beside `path`, fsyncs it, and renames it over `path`.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw ClusterError("cannot create \(temporary): errno \(errno)") }
-    let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-    let synced = fsync(descriptor)
-    close(descriptor)
-    guard written == data.count, synced == 0 else { throw ClusterError("cannot write \(temporary): errno \(errno)") }
-    guard rename(temporary, path) == 0 else { throw ClusterError("cannot rename \(temporary) to \(path): errno \(errno)") }
 }
 
 /// A cluster failure with a message for the user.

@@ -68,21 +68,11 @@ final class JobRunner {
                 }
                 return texts
             }
-            let checkpoint = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
             // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
             // checkpoint holds only the loop's latent and scheduler state).
             if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = "encoding media" } }
             let prepared = try await onThread { try model.prepareConditioning(for: spec) }
-            var loop: DenoisingLoop
-            if FileManager.default.fileExists(atPath: checkpoint) {
-                loop = try GenerationCheckpoint.load(
-                    path: checkpoint, job: id, plan: try model.windowPlan(for: spec),
-                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec),
-                    conditioning: prepared.conditioning)
-                log("\(id): resuming from the checkpoint after step \(loop.stepIndex)")
-            } else {
-                loop = try model.makeLoop(for: spec, prepared: prepared)
-            }
+            var loop = try resumeOrStart(id: id, spec: spec, folder: folder, prepared: prepared)
             let context = JobContext(
                 jobID: id, specJSON: [],
                 tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
@@ -113,7 +103,7 @@ final class JobRunner {
                     try next.advance(with: finished)
                     return next
                 }
-                try GenerationCheckpoint.save(loop, job: id, to: checkpoint)
+                try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(loop, job: id, folder: folder) }
                 let seconds = Date().timeIntervalSince(stepStarted)
                 log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
                 await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = "denoising" }
@@ -125,16 +115,25 @@ final class JobRunner {
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
             let passthrough = prepared.passthrough
-            try await onThread {
-                let file = try kind.makeSink(
-                    path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-                let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
-                try model.decode(latents, into: sink) { _, _ in }
+            try await whileStorageFails(id, "result") {
+                do {
+                    try await onThread {
+                        let file = try kind.makeSink(
+                            path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                        let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
+                        try model.decode(latents, into: sink) { _, _ in }
+                    }
+                    guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
+                } catch {
+                    unlink(partial)
+                    throw error
+                }
             }
-            guard rename(partial, final) == 0 else { throw ClusterError("cannot rename \(partial) to \(final): errno \(errno)") }
             let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
-            await book.update(id) {
-                $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+            try await whileStorageFails(id, "finished job.json") {
+                try await book.updateDurably(id) {
+                    $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+                }
             }
             log("\(id): finished, \(size) bytes in \(final)")
             await pool.release(id, reason: "finished")
@@ -149,6 +148,28 @@ final class JobRunner {
             log("\(id): failed: \(error)")
             await pool.release(id, reason: "failed")
         }
+    }
+
+    /// The loop from the newest whole checkpoint of the job, or a fresh one when there is none (see
+    /// `StateStore.loadCheckpoint`: a truncated or corrupt file is refused, never read back).
+    private func resumeOrStart(
+        id: String, spec: VideoJobSpec, folder: String, prepared: PreparedConditioning
+    ) throws -> DenoisingLoop {
+        var refused: [StateStore.RefusedCheckpoint] = []
+        let plan = try model.windowPlan(for: spec)
+        let scheduler = try model.scheduler(for: spec)
+        let resumed = StateStore.loadCheckpoint(folder: folder, refused: &refused) {
+            try GenerationCheckpoint.load(
+                path: $0, job: id, plan: plan, guidanceScale: Float(spec.guidanceScale), scheduler: scheduler,
+                conditioning: prepared.conditioning)
+        }
+        for refusal in refused { log("\(id): checkpoint \(refusal)") }
+        if let resumed {
+            log("\(id): resuming from the checkpoint after step \(resumed.stepIndex)")
+            return resumed
+        }
+        if !refused.isEmpty { log("\(id): no usable checkpoint; the job starts again from its first step") }
+        return try model.makeLoop(for: spec, prepared: prepared)
     }
 
     private func checkCancelled(_ id: String) async throws {
