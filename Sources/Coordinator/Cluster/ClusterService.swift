@@ -108,8 +108,9 @@ final class ClusterService: Sendable {
         let output: String
         var staged: JobMedia.Staged?
         defer { if let staged { JobMedia.discard(staged) } }
+        let request: JobRequest
         do {
-            let request = try JobRequest.decode(submit.specJSON)
+            request = try JobRequest.decode(submit.specJSON)
             staged = try JobMedia.stage(submit.attachments, stateDirectory: book.stateDirectory)
             let resolved = try JobMedia.resolve(request, stored: staged!.paths)
             var arguments = resolved.arguments
@@ -120,11 +121,24 @@ final class ClusterService: Sendable {
             spec = try await onThread {
                 try JobOptions.spec(from: try CommandLineOptions(jobArguments, specs: GenerateCommand.specs), defaults: defaults)
             }
-            try model.check(spec)
             output = request.output
         } catch {
             throw ErrorReport(code: .invalidArgument, message: "\(error)")
         }
+        if request.options["--expand-prompt"] != nil {
+            // The chat endpoint blocks: off the cooperative pool. The expanded prompt is the job's prompt from here
+            // on (job.json, status); an endpoint that fails refuses the job rather than running another prompt.
+            let (settings, prompt) = (config.promptExpansion, spec.prompt)
+            do {
+                spec.prompt = try await onThread {
+                    try PromptExpander(configuration: PromptExpansionConfiguration.resolve(settings: settings)).expand(prompt)
+                }
+            } catch {
+                throw ErrorReport(code: .unavailable, message: "--expand-prompt: \(error)")
+            }
+            log("expanded prompt: \(spec.prompt)")
+        }
+        do { try model.check(spec) } catch { throw ErrorReport(code: .invalidArgument, message: "\(error)") }
         do {
             _ = try StagePlanner.plan(
                 model: try model.planningModel(for: spec), workers: config.workers.map(ClusterPlanning.planningWorker),

@@ -18,9 +18,10 @@ struct JobRequest: Codable, Sendable, Equatable {
         "--prompt", "--negative-prompt", "--width", "--height", "--frames", "--duration", "--fps", "--steps",
         "--guidance", "--shift", "--scheduler", "--seed", "--max-sequence-length", "--window-frames", "--window-overlap",
         "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--loop", "--fit",
+        "--expand-prompt",
     ]
     /// Options that are flags: present or not.
-    static let flagNames: Set<String> = ["--loop"]
+    static let flagNames: Set<String> = ["--loop", "--expand-prompt"]
 
     /// The values an option's string stands for (two for `--connect`).
     static func values(of option: String, _ value: String) -> [String] {

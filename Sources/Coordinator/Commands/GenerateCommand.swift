@@ -52,7 +52,12 @@ enum GenerateCommand: Command {
         if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
         let modelPath = try options.string("--model") ?? DefaultModel.locate(log: { printError("generate: \($0)") })
         let folder = try ModelFolder(path: modelPath)
-        let spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
+        var spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
+        if options.flag("--expand-prompt") {
+            let expander = PromptExpander(configuration: .fromEnvironment())
+            spec.prompt = try expander.expand(spec.prompt)
+            printError("generate: expanded prompt (\(expander.source)): \(spec.prompt)")
+        }
         try spec.validate()
         let output = try options.required("--out")
         let kind = try VideoOutputKind(path: output)

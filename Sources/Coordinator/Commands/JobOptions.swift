@@ -18,8 +18,11 @@ enum JobOptions {
         .value("--strength", "S", "with --edit: 0 keeps the input, 1 ignores it (default 0.7)"),
         .flag("--loop", "make the last window wrap onto the first, so the clip loops without a cut"),
         .value("--fit", "crop|pad|resize", "how media of another size is fitted (default: refuse a size mismatch)"),
-        // --expand-prompt: the lead wires the PromptExpander flag here (one OptionSpec line, a call in spec(from:)
-        // and the name in JobRequest.optionNames / flagNames so `submit` carries it).
+        .flag(
+            "--expand-prompt",
+            "turn the prompt into a detailed caption first: through the chat endpoint of SORA_PROMPT_API_BASE "
+                + "(or cluster.yaml's prompt_expansion), else a built-in deterministic template; the result is printed "
+                + "and stored with the job"),
     ]
 
     /// Turns `--connect A B` into `--connect=A --connect=B` (the parser takes one value per occurrence).

@@ -65,6 +65,14 @@ enum SubmitCommand: Command {
                 .submit(Submit(specJSON: ArraySlice(try JSONEncoder().encode(request)), attachments: media)),
                 timeoutSeconds: 600)
             guard case .submitted(let job) = reply else { throw ClusterError("unexpected answer to submit: \(reply.kind)") }
+            if request.options["--expand-prompt"] != nil {
+                // The coordinator expanded the prompt and stored it as the job's prompt: show it.
+                let status = try await connection.request(.jobStatusRequest(JobID(job.jobID)))
+                if case .jobStatus(let document) = status,
+                   let record = try? JSONDecoder().decode(JobRecord.self, from: Data(document.json)) {
+                    printError("expanded prompt: \(record.spec.prompt)")
+                }
+            }
             guard wait, let out else {
                 print(job.jobID)
                 return 0
