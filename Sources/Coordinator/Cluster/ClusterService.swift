@@ -123,7 +123,10 @@ final class ClusterService: Sendable {
             }
             output = request.output
         } catch {
-            throw ErrorReport(code: .invalidArgument, message: "\(error)")
+            // Name the client's attachments, not where this coordinator staged them.
+            var message = "\(error)"
+            for (name, path) in staged?.paths ?? [:] { message = message.replacingOccurrences(of: path, with: "attachment \(name)") }
+            throw ErrorReport(code: .invalidArgument, message: message)
         }
         if request.options["--expand-prompt"] != nil {
             // The chat endpoint blocks: off the cooperative pool. The expanded prompt is the job's prompt from here
