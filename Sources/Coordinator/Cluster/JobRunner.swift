@@ -27,6 +27,10 @@ struct JobCancelled: Error {}
 
 /// Runs jobs one after the other; owns the pool's event stream while it does.
 final class JobRunner {
+    /// Attempts of one step (each after a re-plan) before the job fails: lost workers come back or are planned
+    /// around well within this many; a failure that survives them all is not a fault of one worker.
+    static let maxAttemptsPerStep = 25
+
     let model: CoordinatorModel
     let pool: WorkerPool
     let book: JobBook
@@ -82,6 +86,7 @@ final class JobRunner {
                 try await checkCancelled(id)
                 var results: [WorkUnitID: Tensor] = [:]
                 let stepStarted = Date()
+                var failedAttempts = 0
                 while true {
                     if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
                     let attemptStarted = Date()
@@ -94,6 +99,17 @@ final class JobRunner {
                         await pool.forgetStages()
                         let lost = Date().timeIntervalSince(attemptStarted)
                         await book.update(id) { $0.stepsRedone += 1; $0.secondsLost += lost; $0.message = "step \(loop.stepIndex + 1) redone after \(failure)" }
+                        // A failure that repeats whatever the placement (a worker refusing the same micro-batch
+                        // every time) must not spin: back off, and give up on the job after enough attempts.
+                        failedAttempts += 1
+                        guard failedAttempts < Self.maxAttemptsPerStep else {
+                            throw ClusterError(
+                                "step \(loop.stepIndex + 1) failed \(failedAttempts) times in a row; the last: \(failure)")
+                        }
+                        if failedAttempts >= 3 {
+                            let delay = min(5.0, 0.1 * Double(1 << min(failedAttempts - 3, 6)))
+                            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                        }
                     }
                 }
                 let current = loop
