@@ -2,7 +2,8 @@
 # The Wan transformer benchmark (release build): forward pass on the `bench` preset at 4,096 and 16,384 tokens as
 # GFLOP/s next to cblas_sgemm on the same shapes, peak resident memory at 1,024 / 4,096 / 16,384 tokens, and
 # diffusers' time on the same config and threads when torch and diffusers are installed.
-# Usage: scripts/bench-model.sh [bench-model options, e.g. --threads 2 --tokens 4096]
+# Usage: scripts/bench-model.sh [bench-model options, e.g. --threads 2 --tokens 4096 --rounds 2; --kernels for the
+# kernel table; see .build/release/bench-model --help]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh

@@ -270,15 +270,19 @@ final class ConnectionCore: Sendable {
             // Backpressure: while the application has too many unread messages, stop reading (and do not
             // count the peer's silence against it: its bytes are waiting in our socket buffer).
             let backlog = state.withLock { $0.bufferedIncoming >= options.maxBufferedIncomingMessages }
+            var readable = false
             if !backlog {
                 var poller = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
-                if poll(&poller, 1, sliceMilliseconds) > 0 { return }
+                readable = poll(&poller, 1, sliceMilliseconds) > 0
             } else {
                 _ = consumerWakeup.wait(timeout: .now() + .milliseconds(Int(sliceMilliseconds)))
             }
+            // The tick runs even when bytes are waiting: a peer that streams to us while we send it nothing
+            // (a last stage returning results, a coordinator sending progress events) must still get our
+            // heartbeats, or it declares us dead after its dead-peer time.
             let now = monotonicNanoseconds()
             let actions = state.withLock { state in
-                if backlog { state.monitor.received(at: now) }
+                if backlog || readable { state.monitor.received(at: now) }
                 return state.monitor.tick(at: now)
             }
             for action in actions {
@@ -289,6 +293,7 @@ final class ConnectionCore: Sendable {
                     throw .peerSilent(seconds: Double(silent) / 1e9)
                 }
             }
+            if readable { return }
         }
     }
 

@@ -310,15 +310,21 @@ final class StageHost: Sendable {
         guard hidden.shape == [1, grid.tokens, dim] else {
             throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): hidden_states has shape \(hidden.shape), expected [1, \(grid.tokens), \(dim)]")
         }
-        guard projection.shape == [1, 6 * dim], embedding.shape == [1, dim] else {
-            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): timestep_projection \(projection.shape) / time_embedding \(embedding.shape), expected [1, \(6 * dim)] / [1, \(dim)]")
+        let rowCount = projection.rank == 2 ? projection.shape[0] : 0
+        guard (1...StageTensors.maxTimestepRows).contains(rowCount), projection.shape == [rowCount, 6 * dim],
+              embedding.shape == [rowCount, dim] else {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): timestep_projection \(projection.shape) / time_embedding \(embedding.shape), expected [R, \(6 * dim)] / [R, \(dim)] with R in 1...\(StageTensors.maxTimestepRows)")
+        }
+        let rows: [Int32]?
+        do { rows = try StageTensors.tokenRows(from: forward.tensors, tokens: grid.tokens, rowCount: rowCount) } catch {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): \(error)")
         }
         let rotary: WanRotaryTables
         do { rotary = try stage.transformer.rotaryTables(for: grid) } catch {
             throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): \(error)")
         }
         let stageState = TransformerStageState(
-            hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil, textEmbeddings: text,
+            hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: rows, textEmbeddings: text,
             rotary: rotary, grid: grid, nextBlock: stage.transformer.layers.lowerBound)
         if FaultHooks.dropsThisForward() { return log("fault hook SORA_FAULT_DROP_FORWARDS: dropping micro-batch \(key)") }
         let limit = 2 * stage.options.maxInflightPerStage + 2
@@ -358,12 +364,7 @@ final class StageHost: Sendable {
                 let output = try outcome.get()
                 let dtype = stage.assignment.activationDType
                 if let next = stage.next {
-                    let tensors = [
-                        try StageTensors.pack(StageTensors.hiddenStates, output.hiddenStates, as: dtype),
-                        try StageTensors.pack(StageTensors.timestepProjection, output.timestepProjection),
-                        try StageTensors.pack(StageTensors.timeEmbedding, output.timeEmbedding),
-                        try StageTensors.pack(StageTensors.grid, StageTensors.gridTensor(output.grid)),
-                    ]
+                    let tensors = try StageTensors.forwardTensors(output, dtype: dtype)
                     _ = try await next.request(.forward(Forward(key: batch.key, tensors: tensors)))
                 } else {
                     let tensors = [try StageTensors.pack(StageTensors.hiddenStates, output.hiddenStates, as: dtype)]

@@ -25,7 +25,11 @@ final class FaultCluster {
     private var coordinator: Process?
     private var coordinatorStarts = 0
 
-    init(root: String, model: String, workers specs: [WorkerSpec], windowFrames: Int = 3, windowOverlap: Int = 1) throws {
+    /// `stateDirectory`: an absolute state_dir (e.g. a mount the test controls); default a fresh folder in `root`.
+    init(
+        root: String, model: String, workers specs: [WorkerSpec], windowFrames: Int = 3, windowOverlap: Int = 1,
+        stateDirectory: String? = nil
+    ) throws {
         binaries = try BuiltProducts.directory()
         guard FileManager.default.isExecutableFile(atPath: binaries + "/faultproxy") else {
             throw HarnessError("faultproxy was not built beside the coordinator in \(binaries) (swift build)")
@@ -39,7 +43,7 @@ final class FaultCluster {
         var yaml = """
             coordinator:
               listen: \(coordinatorAddress)
-              state_dir: fault-state-\(tag)
+              state_dir: \(stateDirectory ?? "fault-state-\(tag)")
             token_file: \((tokenPath as NSString).lastPathComponent)
             model: \(model)
             workers:

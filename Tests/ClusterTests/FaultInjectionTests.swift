@@ -2,6 +2,7 @@
 // flight by `faultproxy`, intruders with a wrong token or garbage, malformed jobs, and the coordinator killed
 // and restarted. Every case ends with the job's bytes equal to single-process `generate`.
 import Foundation
+import Model
 import Testing
 import Wire
 #if canImport(Glibc)
@@ -247,6 +248,19 @@ import Glibc
             (try json(base.merging(["--negative-prompt": String(repeating: "ü", count: 200_000)]) { $1 }), [], "negative_prompt"),
             (ArraySlice(Array("{\"options\": [1,2".utf8)), [], "specJSON"),
             (try json(base), [Wire.Attachment(name: "image", bytes: [1, 2, 3])], "attachments"),
+            // Bad media: garbage in a PNG, a Y4M without frames, an image of another size without --fit, an
+            // image option naming no attachment, an absurd PNG size claim.
+            (try json(base.merging(["--image": "media-0.png"]) { $1 }),
+             [Wire.Attachment(name: "media-0.png", bytes: ArraySlice(Array("not a png at all".utf8)))], "--image"),
+            (try json(base.merging(["--edit": "media-0.y4m"]) { $1 }.filter { $0.key != "--frames" }),
+             [Wire.Attachment(name: "media-0.y4m", bytes: ArraySlice(Array("YUV4MPEG2 W64 H48 F16:1 C444\n".utf8)))], "--edit"),
+            (try json(base.merging(["--image": "media-0.png"]) { $1 }),
+             [Wire.Attachment(name: "media-0.png", bytes: ArraySlice(PNGWriter.encode(
+                RGBFrame(width: 16, height: 16, red: 200, green: 10, blue: 10))))], "--fit"),
+            (try json(base.merging(["--image": "media-7.png"]) { $1 }), [], "--image"),
+            (try json(base.merging(["--image": "media-0.png"]) { $1 }),
+             [Wire.Attachment(name: "media-0.png", bytes: ArraySlice(Self.pngClaiming(width: 1 << 30, height: 1 << 30)))],
+             "--image"),
         ]
         for (spec, attachments, field) in cases {
             let reply: Message
@@ -257,7 +271,8 @@ import Glibc
                 Issue.record("a malformed job (\(field)) was accepted: \(reply)")
                 continue
             }
-            print("FaultInjectionTests: \(field): \(report.message.prefix(160))")
+            print("FaultInjectionTests: \(field): \(report.message.prefix(200))")
+            #expect(!report.message.contains("/media/incoming-"), "the error shows a staged path: \(report.message)")
             #expect(report.code == .invalidArgument, "\(field): \(report)")
             #expect(report.message.contains(field), "the error does not name \(field): \(report.message)")
         }
@@ -265,6 +280,23 @@ import Glibc
         #expect(produced == fixture.reference)
         let all = try cluster.client("status", ["--json"])
         #expect(occurrences(of: "\"id\"", in: all) == 1, "a malformed job was queued: \(all)")
+    }
+
+    /// The signature and an IHDR chunk claiming `width` x `height` RGB pixels, then nothing.
+    static func pngClaiming(width: Int, height: Int) -> [UInt8] {
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]
+        bytes += Array("IHDR".utf8)
+        for value in [width, height] { bytes += (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
+        bytes += [8, 2, 0, 0, 0]
+        // The chunk's CRC-32 (zlib polynomial) over type and data, so only the size claim is wrong.
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes[12...] {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        crc ^= 0xFFFF_FFFF
+        bytes += (0..<4).map { UInt8(truncatingIfNeeded: crc >> (24 - 8 * UInt32($0))) }
+        return bytes
     }
 
     // MARK: - Coordinator restart

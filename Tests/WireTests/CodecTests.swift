@@ -71,6 +71,27 @@ import Testing
         #expect(forward.tensors[0].tensor.float32Values() == values)
     }
 
+    @Test func forwardWithPerTokenTimestepRowsRoundTrips() throws {
+        // A stage micro-batch of an image-prompted job: two timestep rows (pinned frames at 0) and each token's row.
+        let tokens = 12, dim = 4
+        let rows = (0..<tokens).map { Float($0 < 4 ? 1 : 0) }
+        let tensors = [
+            NamedTensor(name: "hidden_states", tensor: try WireTensor(float32: (0..<(tokens * dim)).map { Float($0) }, shape: [1, tokens, dim])),
+            NamedTensor(name: "timestep_projection", tensor: try WireTensor(float32: [Float](repeating: 0.5, count: 2 * 6 * dim), shape: [2, 6 * dim])),
+            NamedTensor(name: "time_embedding", tensor: try WireTensor(float32: [Float](repeating: 0.25, count: 2 * dim), shape: [2, dim])),
+            NamedTensor(name: "grid", tensor: try WireTensor(float32: [1, 3, 2, 2], shape: [4])),
+            NamedTensor(name: "token_timestep_rows", tensor: try WireTensor(float32: rows, shape: [tokens])),
+        ]
+        let message = Message.forward(Forward(key: MicroBatchKey(jobID: "job-000001", step: 3, window: 0, branch: 1), tensors: tensors))
+        var decoder = FrameDecoder()
+        decoder.append(contentsOf: FrameEncoder.encode(message, requestID: 9))
+        let decoded = try #require(try decoder.next()).message()
+        #expect(decoded == message)
+        guard case .forward(let forward) = decoded else { Issue.record("not a forward"); return }
+        #expect(forward.tensors.first { $0.name == "token_timestep_rows" }?.tensor.float32Values() == rows)
+        try DecoderChecker.verify([(9, message)])
+    }
+
     // MARK: - Crafted inputs, one per error
 
     static func validFrame() -> [UInt8] {

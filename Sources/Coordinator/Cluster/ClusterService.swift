@@ -104,23 +104,44 @@ final class ClusterService: Sendable {
 
     /// Checks a submission completely (options, model limits, whether the cluster could ever hold it) and queues it.
     private func submitJob(_ submit: Submit) async throws -> JobRecord {
-        guard submit.attachments.isEmpty else {
-            throw ErrorReport(code: .invalidArgument, message: "attachments are not supported: cluster jobs are text-to-video only")
-        }
-        let spec: VideoJobSpec
+        var spec: VideoJobSpec
         let output: String
+        var staged: JobMedia.Staged?
+        defer { if let staged { JobMedia.discard(staged) } }
+        let request: JobRequest
         do {
-            let request = try JobRequest.decode(submit.specJSON)
-            var arguments = request.arguments
+            request = try JobRequest.decode(submit.specJSON)
+            staged = try JobMedia.stage(submit.attachments, stateDirectory: book.stateDirectory)
+            let resolved = try JobMedia.resolve(request, stored: staged!.paths)
+            var arguments = resolved.arguments
             if request.options["--window-frames"] == nil { arguments.append("--window-frames=\(config.scheduler.windowFrames)") }
             if request.options["--window-overlap"] == nil { arguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
-            let options = try CommandLineOptions(arguments, specs: GenerateCommand.specs)
-            spec = try JobOptions.spec(from: options, defaults: model.defaults)
-            try model.check(spec)
+            // Media is read to count its frames and check its size: off the cooperative pool.
+            let (jobArguments, defaults) = (arguments, model.defaults)
+            spec = try await onThread {
+                try JobOptions.spec(from: try CommandLineOptions(jobArguments, specs: GenerateCommand.specs), defaults: defaults)
+            }
             output = request.output
         } catch {
-            throw ErrorReport(code: .invalidArgument, message: "\(error)")
+            // Name the client's attachments, not where this coordinator staged them.
+            var message = "\(error)"
+            for (name, path) in staged?.paths ?? [:] { message = message.replacingOccurrences(of: path, with: "attachment \(name)") }
+            throw ErrorReport(code: .invalidArgument, message: message)
         }
+        if request.options["--expand-prompt"] != nil {
+            // The chat endpoint blocks: off the cooperative pool. The expanded prompt is the job's prompt from here
+            // on (job.json, status); an endpoint that fails refuses the job rather than running another prompt.
+            let (settings, prompt) = (config.promptExpansion, spec.prompt)
+            do {
+                spec.prompt = try await onThread {
+                    try PromptExpander(configuration: PromptExpansionConfiguration.resolve(settings: settings)).expand(prompt)
+                }
+            } catch {
+                throw ErrorReport(code: .unavailable, message: "--expand-prompt: \(error)")
+            }
+            log("expanded prompt: \(spec.prompt)")
+        }
+        do { try model.check(spec) } catch { throw ErrorReport(code: .invalidArgument, message: "\(error)") }
         do {
             _ = try StagePlanner.plan(
                 model: try model.planningModel(for: spec), workers: config.workers.map(ClusterPlanning.planningWorker),
@@ -128,7 +149,12 @@ final class ClusterService: Sendable {
         } catch let error as PlanningError {
             throw ErrorReport(code: .resourceExhausted, message: "this job cannot fit even on every worker of the cluster: \(error.description)")
         }
-        return try await book.add(spec: spec, output: output)
+        if let staged { try JobMedia.commit(staged, spec: &spec) }
+        do {
+            return try await book.add(spec: spec, output: output)
+        } catch let error as StateWriteError {
+            throw ErrorReport(code: .unavailable, message: "cannot queue the job: state_dir not writable: \(error)")
+        }
     }
 
     private func fetch(_ fetch: Fetch) async throws -> Message {

@@ -82,17 +82,25 @@ final class CoordinatorModel: Sendable {
     }
 
     func windowPlan(for spec: VideoJobSpec) throws -> WindowPlan {
-        try WindowPlan(latentFrames: spec.latentFrames, windowFrames: spec.windowFrames, overlap: spec.windowOverlap)
+        try spec.windowPlan()
     }
 
-    /// A fresh denoising loop from the job's keyed noise, as `WanVideoPipeline.makeLoop`.
-    func makeLoop(for spec: VideoJobSpec) throws -> DenoisingLoop {
-        let latents = Tensor.randomNormal(
+    /// The conditioning of an image- or video-prompted job from its stored media, as
+    /// `WanVideoPipeline.prepareConditioning` (nothing to do for text-to-video).
+    func prepareConditioning(for spec: VideoJobSpec) throws -> PreparedConditioning {
+        let noise = Tensor.randomNormal(
             shape: latentShape(for: spec), seed: spec.seed, stream: WanVideoPipeline.initialNoiseStream)
+        return try JobConditioning.prepare(
+            spec: spec, vae: vae, noise: noise, scheduler: try scheduler(for: spec), load: MediaLoader.load(path:))
+    }
+
+    /// A fresh denoising loop from the job's keyed noise (or its edit start), as `WanVideoPipeline.makeLoop`.
+    func makeLoop(for spec: VideoJobSpec, prepared: PreparedConditioning) throws -> DenoisingLoop {
         let scheduler = try scheduler(for: spec)
         return try DenoisingLoop(
             plan: try windowPlan(for: spec), guidanceScale: Float(spec.guidanceScale), scheduler: scheduler,
-            latents: latents, schedulerState: try scheduler.initialState(beginIndex: 0))
+            latents: prepared.initialLatents, schedulerState: try scheduler.initialState(beginIndex: prepared.beginIndex),
+            conditioning: prepared.conditioning)
     }
 
     /// The entry piece of one pass: `WanTransformer.embed` with the job's projected text computed once.
@@ -103,9 +111,20 @@ final class CoordinatorModel: Sendable {
         let grid = try patchEmbedding.grid(ofLatentShape: input.hiddenStates.shape)
         let rotary = try transformer.rotaryTables(for: grid)
         let tokens = try patchEmbedding(input.hiddenStates)
-        let (embedding, projection) = embedder.embedTimesteps([input.timestep])
+        var timesteps = [input.timestep]
+        var rows: [Int32]?
+        if input.frameTimesteps != nil {
+            // Per-token timesteps (pinned frames at 0): one embedding row per distinct value, as `embed` groups them.
+            let grouped = TokenTimesteps.rows(of: input.timestepTensor(patchSize: transformer.config.patchSize).scalars)
+            guard grouped.rows.count == grid.tokens else {
+                throw ClusterError("per-token timesteps for \(grouped.rows.count) tokens, the grid has \(grid.tokens)")
+            }
+            timesteps = grouped.distinct
+            rows = grouped.rows
+        }
+        let (embedding, projection) = embedder.embedTimesteps(timesteps)
         return TransformerStageState(
-            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil,
+            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: rows,
             textEmbeddings: projectedText, rotary: rotary, grid: grid, nextBlock: 0)
     }
 
@@ -146,7 +165,7 @@ final class CoordinatorModel: Sendable {
     static func planningModel(
         config: WanTransformerConfig, bytesPerLayer: Int, spec: VideoJobSpec, spatialCompression: Int
     ) throws -> PlanningModel {
-        let plan = try WindowPlan(latentFrames: spec.latentFrames, windowFrames: spec.windowFrames, overlap: spec.windowOverlap)
+        let plan = try spec.windowPlan()
         let windowFrames = plan.windows.map(\.frames.count).max() ?? 1
         let p = config.patchSize
         let tokens = (windowFrames / p[0]) * (spec.height / spatialCompression / p[1]) * (spec.width / spatialCompression / p[2])

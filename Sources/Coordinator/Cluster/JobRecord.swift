@@ -12,10 +12,21 @@ struct JobRequest: Codable, Sendable, Equatable {
     var output: String
 
     /// The `generate` options a cluster job may carry (not --model, --threads, --latents, --out, --quiet).
+    /// Media options (`JobOptions.mediaOptions`) name attachments of the submission; `--connect` holds its two
+    /// names separated by a newline; `--loop` is a flag (its value is empty).
     static let optionNames: Set<String> = [
         "--prompt", "--negative-prompt", "--width", "--height", "--frames", "--duration", "--fps", "--steps",
         "--guidance", "--shift", "--scheduler", "--seed", "--max-sequence-length", "--window-frames", "--window-overlap",
+        "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--loop", "--fit",
+        "--expand-prompt",
     ]
+    /// Options that are flags: present or not.
+    static let flagNames: Set<String> = ["--loop", "--expand-prompt"]
+
+    /// The values an option's string stands for (two for `--connect`).
+    static func values(of option: String, _ value: String) -> [String] {
+        option == "--connect" ? value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) : [value]
+    }
     /// The largest request accepted.
     static let maxBytes = 1 << 20
 
@@ -29,19 +40,29 @@ struct JobRequest: Codable, Sendable, Equatable {
         for name in request.options.keys where !optionNames.contains(name) {
             throw ClusterError("\(name) is not a job option (allowed: \(optionNames.sorted().joined(separator: " ")))")
         }
+        for name in flagNames where request.options[name].map({ !$0.isEmpty }) == true {
+            throw ClusterError("\(name) is a flag; its value must be empty")
+        }
         guard VideoOutputKind(rawValue: request.output) != nil else {
             throw ClusterError("output must be y4m, mp4, png or safetensors, got '\(request.output)'")
         }
         return request
     }
 
-    /// The options as a command line (`--name=value`), for `JobOptions.spec`.
-    var arguments: [String] { options.keys.sorted().map { "\($0)=\(options[$0]!)" } }
+    /// The options as a command line (`--name=value`, `--flag`), for `JobOptions.spec`.
+    var arguments: [String] {
+        options.keys.sorted().flatMap { name -> [String] in
+            if Self.flagNames.contains(name) { return [name] }
+            return Self.values(of: name, options[name]!).map { "\(name)=\($0)" }
+        }
+    }
 }
 
 /// Where a job is in its life.
 enum JobState: String, Codable, Sendable {
     case queued, running, waiting, finished, failed, cancelled
+    /// Its state cannot be written (state_dir read-only, full, ...): retried until it can (StateStore.swift).
+    case paused
 
     /// No further change will happen.
     var isTerminal: Bool { self == .finished || self == .failed || self == .cancelled }
@@ -124,13 +145,15 @@ actor JobBook {
     func add(spec: VideoJobSpec, output: String) throws -> JobRecord {
         let id = String(format: "job-%06d", nextNumber)
         nextNumber += 1
-        try FileManager.default.createDirectory(atPath: folder(of: id), withIntermediateDirectories: true)
+        guard mkdir(folder(of: id), 0o755) == 0 || errno == EEXIST else {
+            throw StateWriteError(path: folder(of: id), operation: "mkdir", code: errno)
+        }
         let record = JobRecord(
             id: id, state: .queued, spec: spec, output: output, steps: spec.steps,
             submittedAt: Date().timeIntervalSince1970)
+        try persist(record)
         records[id] = record
         order.append(id)
-        try persist(record)
         return record
     }
 
@@ -153,6 +176,17 @@ actor JobBook {
         return record
     }
 
+    /// Changes a job only if its job.json can be written; throws the write's error otherwise (nothing changes).
+    @discardableResult
+    func updateDurably(_ id: String, _ change: (inout JobRecord) -> Void) throws -> JobRecord? {
+        guard var record = records[id] else { return nil }
+        change(&record)
+        record.sequence += 1
+        try persist(record)
+        records[id] = record
+        return record
+    }
+
     /// Asks a job to stop; a queued one is cancelled at once. Returns nil for an unknown job.
     func requestCancel(_ id: String) -> JobRecord? {
         guard let record = records[id] else { return nil }
@@ -169,20 +203,8 @@ actor JobBook {
     private func persist(_ record: JobRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(record), to: (folder(of: record.id) as NSString).appendingPathComponent("job.json"))
+        try StateStore.writeAtomically(try encoder.encode(record), to: (folder(of: record.id) as NSString).appendingPathComponent("job.json"))
     }
-}
-
-/// Writes `data` to a temporary file beside `path`, fsyncs it, and renames it over `path`.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw ClusterError("cannot create \(temporary): errno \(errno)") }
-    let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-    let synced = fsync(descriptor)
-    close(descriptor)
-    guard written == data.count, synced == 0 else { throw ClusterError("cannot write \(temporary): errno \(errno)") }
-    guard rename(temporary, path) == 0 else { throw ClusterError("cannot rename \(temporary) to \(path): errno \(errno)") }
 }
 
 /// A cluster failure with a message for the user.

@@ -27,6 +27,10 @@ struct JobCancelled: Error {}
 
 /// Runs jobs one after the other; owns the pool's event stream while it does.
 final class JobRunner {
+    /// Attempts of one step (each after a re-plan) before the job fails: lost workers come back or are planned
+    /// around well within this many; a failure that survives them all is not a fault of one worker.
+    static let maxAttemptsPerStep = 25
+
     let model: CoordinatorModel
     let pool: WorkerPool
     let book: JobBook
@@ -71,16 +75,11 @@ final class JobRunner {
                 }
                 return texts
             }
-            let checkpoint = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
-            var loop: DenoisingLoop
-            if FileManager.default.fileExists(atPath: checkpoint) {
-                loop = try GenerationCheckpoint.load(
-                    path: checkpoint, job: id, plan: try model.windowPlan(for: spec),
-                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec))
-                log("\(id): resuming from the checkpoint after step \(loop.stepIndex)")
-            } else {
-                loop = try model.makeLoop(for: spec)
-            }
+            // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
+            // checkpoint holds only the loop's latent and scheduler state).
+            if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = "encoding media" } }
+            let prepared = try await onThread { try model.prepareConditioning(for: spec) }
+            var loop = try resumeOrStart(id: id, spec: spec, folder: folder, prepared: prepared)
             let context = JobContext(
                 jobID: id, specJSON: [],
                 tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
@@ -90,6 +89,7 @@ final class JobRunner {
                 try await checkCancelled(id)
                 var results: [WorkUnitID: Tensor] = [:]
                 let stepStarted = Date()
+                var failedAttempts = 0
                 while true {
                     if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
                     let attemptStarted = Date()
@@ -102,6 +102,17 @@ final class JobRunner {
                         await pool.forgetStages()
                         let lost = Date().timeIntervalSince(attemptStarted)
                         await book.update(id) { $0.stepsRedone += 1; $0.secondsLost += lost; $0.message = "step \(loop.stepIndex + 1) redone after \(failure)" }
+                        // A failure that repeats whatever the placement (a worker refusing the same micro-batch
+                        // every time) must not spin: back off, and give up on the job after enough attempts.
+                        failedAttempts += 1
+                        guard failedAttempts < Self.maxAttemptsPerStep else {
+                            throw ClusterError(
+                                "step \(loop.stepIndex + 1) failed \(failedAttempts) times in a row; the last: \(failure)")
+                        }
+                        if failedAttempts >= 3 {
+                            let delay = min(5.0, 0.1 * Double(1 << min(failedAttempts - 3, 6)))
+                            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                        }
                     }
                 }
                 let current = loop
@@ -111,7 +122,7 @@ final class JobRunner {
                     try next.advance(with: finished)
                     return next
                 }
-                try GenerationCheckpoint.save(loop, job: id, to: checkpoint)
+                try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(loop, job: id, folder: folder) }
                 let seconds = Date().timeIntervalSince(stepStarted)
                 log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
                 await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = "denoising" }
@@ -122,15 +133,26 @@ final class JobRunner {
             let partial = (folder as NSString).appendingPathComponent("result.partial.\(record.output)")
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
-            try await onThread {
-                let sink = try kind.makeSink(
-                    path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-                try model.decode(latents, into: sink) { _, _ in }
+            let passthrough = prepared.passthrough
+            try await whileStorageFails(id, "result") {
+                do {
+                    try await onThread {
+                        let file = try kind.makeSink(
+                            path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                        let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
+                        try model.decode(latents, into: sink) { _, _ in }
+                    }
+                    guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
+                } catch {
+                    unlink(partial)
+                    throw error
+                }
             }
-            guard rename(partial, final) == 0 else { throw ClusterError("cannot rename \(partial) to \(final): errno \(errno)") }
             let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
-            await book.update(id) {
-                $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+            try await whileStorageFails(id, "finished job.json") {
+                try await book.updateDurably(id) {
+                    $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+                }
             }
             log("\(id): finished, \(size) bytes in \(final)")
             await pool.release(id, reason: "finished")
@@ -145,6 +167,28 @@ final class JobRunner {
             log("\(id): failed: \(error)")
             await pool.release(id, reason: "failed")
         }
+    }
+
+    /// The loop from the newest whole checkpoint of the job, or a fresh one when there is none (see
+    /// `StateStore.loadCheckpoint`: a truncated or corrupt file is refused, never read back).
+    private func resumeOrStart(
+        id: String, spec: VideoJobSpec, folder: String, prepared: PreparedConditioning
+    ) throws -> DenoisingLoop {
+        var refused: [StateStore.RefusedCheckpoint] = []
+        let plan = try model.windowPlan(for: spec)
+        let scheduler = try model.scheduler(for: spec)
+        let resumed = StateStore.loadCheckpoint(folder: folder, refused: &refused) {
+            try GenerationCheckpoint.load(
+                path: $0, job: id, plan: plan, guidanceScale: Float(spec.guidanceScale), scheduler: scheduler,
+                conditioning: prepared.conditioning)
+        }
+        for refusal in refused { log("\(id): checkpoint \(refusal)") }
+        if let resumed {
+            log("\(id): resuming from the checkpoint after step \(resumed.stepIndex)")
+            return resumed
+        }
+        if !refused.isEmpty { log("\(id): no usable checkpoint; the job starts again from its first step") }
+        return try model.makeLoop(for: spec, prepared: prepared)
     }
 
     private func checkCancelled(_ id: String) async throws {
@@ -248,12 +292,7 @@ final class JobRunner {
                 let text = texts[unit.branch == .conditional ? 0 : min(1, texts.count - 1)]
                 let state = try await onThread { try model.entry(input, projectedText: text) }
                 entries[unit] = state
-                let tensors = [
-                    try StageTensors.pack(StageTensors.hiddenStates, state.hiddenStates),
-                    try StageTensors.pack(StageTensors.timestepProjection, state.timestepProjection),
-                    try StageTensors.pack(StageTensors.timeEmbedding, state.timeEmbedding),
-                    try StageTensors.pack(StageTensors.grid, StageTensors.gridTensor(state.grid)),
-                ]
+                let tensors = try StageTensors.forwardTensors(state)
                 let key = MicroBatchKey(
                     jobID: id, step: UInt32(unit.step), window: UInt32(unit.window), branch: UInt8(unit.branch.rawValue))
                 let first = placement.pipelines[pipeline][0]

@@ -7,8 +7,11 @@ import Wire
 
 /// Names and conversions of the tensors that travel between the coordinator and pipeline stages.
 ///
-/// A `forward` carries `hidden_states` [1, N, dim], `timestep_projection` [1, 6 dim], `time_embedding` [1, dim]
-/// and `grid` [4] (batch, frames, height, width of the patch grid, as exact small integers in float32). A
+/// A `forward` carries `hidden_states` [1, N, dim], `timestep_projection` [R, 6 dim], `time_embedding` [R, dim]
+/// and `grid` [4] (batch, frames, height, width of the patch grid, as exact small integers in float32). R is 1,
+/// unless the micro-batch has per-token timesteps (pinned frames of an image or video prompt): then it also carries
+/// `token_timestep_rows` [N], each token's row in 0..<R as an exact integer in float32, with 1 <= R <= 64 (R is 1
+/// when every frame of the window is pinned). A
 /// `forwardResult` carries `hidden_states` after the last block. A `jobContext` carries the projected text of
 /// each guidance branch as `text.0` (conditional) and `text.1` (unconditional), [1, L, dim].
 enum StageTensors {
@@ -16,6 +19,9 @@ enum StageTensors {
     static let timestepProjection = "timestep_projection"
     static let timeEmbedding = "time_embedding"
     static let grid = "grid"
+    static let tokenTimestepRows = "token_timestep_rows"
+    /// The most distinct timesteps one micro-batch may carry.
+    static let maxTimestepRows = 64
     /// The name of a branch's projected text in a job context.
     static func text(branch: Int) -> String { "text.\(branch)" }
 
@@ -54,6 +60,52 @@ enum StageTensors {
             throw StageProtocolError("grid \(values) has \(tokens) tokens, above the limit of \(maxTokens)")
         }
         return WanPatchGrid(batch: values[0], frames: values[1], height: values[2], width: values[3])
+    }
+
+    /// The optional per-token rows of a `forward`, checked: `tokens` integers in 0..<`rowCount`, every row used.
+    static func tokenRows(from tensors: [NamedTensor], tokens: Int, rowCount: Int) throws -> [Int32]? {
+        guard tensors.contains(where: { $0.name == tokenTimestepRows }) else {
+            guard rowCount == 1 else {
+                throw StageProtocolError("\(rowCount) timestep rows need a \(tokenTimestepRows) tensor")
+            }
+            return nil
+        }
+        guard (1...maxTimestepRows).contains(rowCount) else {
+            throw StageProtocolError("per-token timesteps need 1...\(maxTimestepRows) rows, got \(rowCount)")
+        }
+        let tensor = try unpack(tokenTimestepRows, from: tensors, in: "forward")
+        guard tensor.shape == [tokens] else {
+            throw StageProtocolError("\(tokenTimestepRows) has shape \(tensor.shape), expected [\(tokens)]")
+        }
+        var used = [Bool](repeating: false, count: rowCount)
+        var rows: [Int32] = []
+        rows.reserveCapacity(tokens)
+        for value in tensor.scalars {
+            guard value.isFinite, value >= 0, value < Float(rowCount), value == value.rounded() else {
+                throw StageProtocolError("\(tokenTimestepRows) value \(value) is not a row in 0..<\(rowCount)")
+            }
+            used[Int(value)] = true
+            rows.append(Int32(value))
+        }
+        guard used.allSatisfy({ $0 }) else { throw StageProtocolError("\(tokenTimestepRows) leaves a timestep row unused") }
+        return rows
+    }
+
+    /// The per-token rows as the float32 tensor `token_timestep_rows`.
+    static func tokenRowsTensor(_ rows: [Int32]) -> Tensor {
+        Tensor(shape: [rows.count], scalars: rows.map { Float($0) })
+    }
+
+    /// The tensors of a `forward` carrying `state` (hidden states narrowed to `dtype`).
+    static func forwardTensors(_ state: TransformerStageState, dtype: WireDType = .float32) throws -> [NamedTensor] {
+        var tensors = [
+            try pack(hiddenStates, state.hiddenStates, as: dtype),
+            try pack(timestepProjection, state.timestepProjection),
+            try pack(timeEmbedding, state.timeEmbedding),
+            try pack(grid, gridTensor(state.grid)),
+        ]
+        if let rows = state.tokenTimestepRows { tensors.append(try pack(tokenTimestepRows, tokenRowsTensor(rows))) }
+        return tensors
     }
 
     /// The grid as the float32 tensor `grid`.

@@ -26,9 +26,9 @@ enum GenerateCommand: Command {
         .value("--window-overlap", "N", "latent frames shared by neighbouring windows (default 5)"),
         .value("--threads", "N", "compute threads (default: all cores)"),
         .value("--latents", "FILE", "initial latent from a safetensors file (tensor 'latents'), for parity runs"),
-        .value("--out", "FILE", "output: .y4m, .mp4 (needs ffmpeg), .png (still or contact sheet), .safetensors"),
+        .value("--out", "FILE", "output: .y4m, .mp4 (needs ffmpeg), .png (the image for --frames 1, else a contact sheet), .safetensors"),
         .flag("--quiet", "no progress bar"),
-    ]
+    ] + JobOptions.taskSpecs
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") {
@@ -38,16 +38,26 @@ enum GenerateCommand: Command {
                     Runs a text-to-video job end to end in this process: encodes the prompt, denoises the latent \
                     (in overlapping temporal windows when the video is longer than one window), decodes it with \
                     the causal VAE and streams frames into FILE. Prints a progress bar on stderr and a summary line.
+
+                    Prompting with images and videos (docs/TASKS.md): --frames 1 --out FILE.png makes an image; \
+                    --image animates a picture; --extend-forward/--extend-backward VIDEO --duration S lengthen a \
+                    video; --connect A B --duration S joins two; --edit VIDEO --strength S regenerates one; --loop \
+                    makes a seamless loop. Media of another size needs --fit.
                     """,
                 specs: specs))
             return 0
         }
-        let options = try CommandLineOptions(arguments, specs: specs)
+        let options = try CommandLineOptions(JobOptions.normalize(arguments), specs: specs)
         let started = Date()
         if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
         let modelPath = try options.string("--model") ?? DefaultModel.locate(log: { printError("generate: \($0)") })
         let folder = try ModelFolder(path: modelPath)
         var spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
+        if options.flag("--expand-prompt") {
+            let expander = PromptExpander(configuration: .fromEnvironment())
+            spec.prompt = try expander.expand(spec.prompt)
+            printError("generate: expanded prompt (\(expander.source)): \(spec.prompt)")
+        }
         try spec.validate()
         let output = try options.required("--out")
         let kind = try VideoOutputKind(path: output)
@@ -59,7 +69,7 @@ enum GenerateCommand: Command {
         if !quiet { printError("generate: loading model \(modelPath)") }
         let pipeline = try WanVideoPipeline(folder: folder)
         let sink = try kind.makeSink(path: output, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-        let plan = try WindowPlan(latentFrames: spec.latentFrames, windowFrames: spec.windowFrames, overlap: spec.windowOverlap)
+        let plan = try spec.windowPlan()
         let unitsPerStep = plan.windows.count * (spec.usesGuidance ? 2 : 1)
         if !quiet {
             printError("generate: \(spec.width)x\(spec.height), \(spec.frames) frames (\(spec.latentFrames) latent), \(spec.steps) steps, \(plan.windows.count) window(s) x \(spec.usesGuidance ? 2 : 1) branch(es) per step")

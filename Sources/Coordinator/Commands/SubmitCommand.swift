@@ -1,5 +1,6 @@
 // `coordinator submit`: sends a job to the cluster's coordinator; optionally waits and downloads the result.
 import Foundation
+import Model
 import Wire
 
 /// Submits a job.
@@ -24,10 +25,30 @@ enum SubmitCommand: Command {
                 specs: specs))
             return 0
         }
-        let options = try CommandLineOptions(arguments, specs: specs)
+        let options = try CommandLineOptions(JobOptions.normalize(arguments), specs: specs)
         let (config, _) = try ClusterClient.config(options)
         var jobOptions: [String: String] = [:]
         for name in JobRequest.optionNames { if let value = options.string(name) { jobOptions[name] = value } }
+        for name in JobRequest.flagNames where options.flag(name) { jobOptions[name] = "" }
+        // Media travels with the job: PNG and Y4M as they are, anything else as the Y4M our ffmpeg decodes it to.
+        var attachments: [Attachment] = []
+        for option in JobOptions.mediaOptions {
+            let paths = options.strings(option)
+            guard !paths.isEmpty else { continue }
+            var names: [String] = []
+            for path in paths {
+                let (bytes, ext) = try MediaLoader.portableBytes(path: path)
+                let name = "media-\(attachments.count).\(ext)"
+                attachments.append(Attachment(name: name, bytes: ArraySlice(bytes)))
+                names.append(name)
+            }
+            jobOptions[option] = names.joined(separator: "\n")
+        }
+        let media = attachments
+        let attachmentBytes = attachments.reduce(0) { $0 + $1.bytes.count }
+        guard attachmentBytes <= JobMedia.maxTotalBytes else {
+            throw CommandLineError("the media holds \(attachmentBytes) bytes; a cluster job takes at most \(JobMedia.maxTotalBytes)")
+        }
         guard jobOptions["--prompt"] != nil else { throw CommandLineError("missing required option '--prompt'") }
         let wait = options.flag("--wait")
         let out = options.string("--out")
@@ -40,8 +61,18 @@ enum SubmitCommand: Command {
         return try ClusterClient.runAsync {
             let connection = try await ClusterClient.connect(config)
             defer { connection.abort(reason: "done") }
-            let reply = try await connection.request(.submit(Submit(specJSON: ArraySlice(try JSONEncoder().encode(request)))))
+            let reply = try await connection.request(
+                .submit(Submit(specJSON: ArraySlice(try JSONEncoder().encode(request)), attachments: media)),
+                timeoutSeconds: 600)
             guard case .submitted(let job) = reply else { throw ClusterError("unexpected answer to submit: \(reply.kind)") }
+            if request.options["--expand-prompt"] != nil {
+                // The coordinator expanded the prompt and stored it as the job's prompt: show it.
+                let status = try await connection.request(.jobStatusRequest(JobID(job.jobID)))
+                if case .jobStatus(let document) = status,
+                   let record = try? JSONDecoder().decode(JobRecord.self, from: Data(document.json)) {
+                    printError("expanded prompt: \(record.spec.prompt)")
+                }
+            }
             guard wait, let out else {
                 print(job.jobID)
                 return 0

@@ -87,6 +87,8 @@ struct ClusterConfig: Equatable, Sendable {
     var workers: [WorkerEntry]
     /// Step-scheduler settings.
     var scheduler: SchedulerSettings
+    /// The chat endpoint of `--expand-prompt` (nil: the environment's, else the template expander).
+    var promptExpansion: PromptExpansionSettings? = nil
 
     /// Reads and validates a cluster.yaml file; relative paths are resolved against its folder.
     static func load(path: String) throws -> ClusterConfig {
@@ -167,10 +169,53 @@ struct ClusterConfig: Equatable, Sendable {
                 throw ClusterConfigError(description: "scheduler.window_overlap (\(scheduler.windowOverlap)) must be less than window_frames (\(scheduler.windowFrames))")
             }
         }
+        let promptExpansion = try reader.take("prompt_expansion").map(parsePromptExpansion)
         try reader.finish()
         return ClusterConfig(
             listen: listen, stateDirectory: stateDirectory, tokenFile: tokenFile, model: model, workers: workers,
-            scheduler: scheduler)
+            scheduler: scheduler, promptExpansion: promptExpansion)
+    }
+}
+
+// MARK: - prompt_expansion
+
+extension ClusterConfig {
+    /// `prompt_expansion: {base_url, model, api_key_env, timeout_seconds}`. The key itself must not be in the file.
+    fileprivate static func parsePromptExpansion(_ value: YAMLValue) throws -> PromptExpansionSettings {
+        var section = try MapReader(value, context: "prompt_expansion")
+        let keyLine = section.line(of: "api_key")
+        if section.take("api_key") != nil {
+            throw ClusterConfigError(description: "line \(keyLine): prompt_expansion.api_key is not allowed: "
+                + "put the key in an environment variable and name it with api_key_env")
+        }
+        let baseLine = section.line(of: "base_url")
+        let baseURL = try section.string("base_url")
+        guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+              url.host?.isEmpty == false else {
+            throw ClusterConfigError(description: "line \(baseLine): prompt_expansion.base_url must be an http:// or "
+                + "https:// URL with a host, got '\(baseURL)'")
+        }
+        let model = try section.string("model")
+        var keyVariable: String?
+        if let (text, line) = try section.optional("api_key_env") {
+            let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+            guard let first = text.first, !first.isNumber, text.allSatisfy(allowed.contains) else {
+                throw ClusterConfigError(description: "line \(line): prompt_expansion.api_key_env must name an "
+                    + "environment variable ([A-Za-z_][A-Za-z0-9_]*), got '\(text)'")
+            }
+            keyVariable = text
+        }
+        var timeoutSeconds: Double?
+        if let (text, line) = try section.optional("timeout_seconds") {
+            guard let value = Double(text), value > 0, value <= 3600 else {
+                throw ClusterConfigError(
+                    description: "line \(line): prompt_expansion.timeout_seconds must be a number in (0, 3600], got '\(text)'")
+            }
+            timeoutSeconds = value
+        }
+        try section.finish()
+        return PromptExpansionSettings(
+            baseURL: baseURL, model: model, apiKeyVariable: keyVariable, timeoutSeconds: timeoutSeconds)
     }
 }
 

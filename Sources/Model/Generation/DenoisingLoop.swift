@@ -40,6 +40,26 @@ public struct WorkUnitInput: Sendable {
     public let hiddenStates: Tensor
     /// The timestep of this step.
     public let timestep: Float
+    /// Per latent frame of the window, the timestep the transformer sees (0 for fully pinned frames); nil when
+    /// every frame takes `timestep`.
+    public let frameTimesteps: [Float]?
+
+    /// Creates a unit input.
+    public init(id: WorkUnitID, hiddenStates: Tensor, timestep: Float, frameTimesteps: [Float]? = nil) {
+        self.id = id
+        self.hiddenStates = hiddenStates
+        self.timestep = timestep
+        self.frameTimesteps = frameTimesteps
+    }
+
+    /// The transformer's timestep input: `[1]`, or `[1, tokens]` when frames have their own timesteps.
+    public func timestepTensor(patchSize: [Int]) -> Tensor {
+        guard let frameTimesteps else { return Tensor(shape: [1], scalars: [timestep]) }
+        let shape = hiddenStates.shape
+        return TokenTimesteps.tensor(
+            frameTimesteps: frameTimesteps, temporalPatch: patchSize[0],
+            tokensPerFrame: (shape[3] / patchSize[1]) * (shape[4] / patchSize[2]))
+    }
 }
 
 /// An error in driving the loop: a missing or misshapen result.
@@ -65,11 +85,15 @@ public struct DenoisingLoop: Sendable {
     public private(set) var latents: Tensor
     /// The scheduler's run state.
     public private(set) var schedulerState: SchedulerState
+    /// Latent frames held at known content (image and video prompting); nil for text-to-video.
+    public let conditioning: LatentConditioning?
 
-    /// Starts (or resumes) a run from a latent and a scheduler state.
+    /// Starts (or resumes) a run from a latent and a scheduler state. With `conditioning`, the pinned positions
+    /// are set to their held values for the current step at once and again after every step, so every unit's
+    /// input already holds them.
     public init(
         plan: WindowPlan, guidanceScale: Float, scheduler: any DiffusionScheduler, latents: Tensor,
-        schedulerState: SchedulerState
+        schedulerState: SchedulerState, conditioning: LatentConditioning? = nil
     ) throws {
         guard latents.rank == 5, latents.shape[0] == 1, latents.shape[2] == plan.latentFrames else {
             throw DenoisingLoopError(
@@ -80,6 +104,15 @@ public struct DenoisingLoop: Sendable {
         self.scheduler = scheduler
         self.latents = latents
         self.schedulerState = schedulerState
+        self.conditioning = conditioning
+        if let conditioning {
+            guard conditioning.known.shape[1] == latents.shape[1], conditioning.known.shape[3] == latents.shape[3],
+                  conditioning.known.shape[4] == latents.shape[4] else {
+                throw DenoisingLoopError(
+                    description: "known latents \(conditioning.known.shape) do not fit the clip's latent \(latents.shape)")
+            }
+            try conditioning.hold(&self.latents, stepIndex: schedulerState.stepIndex, scheduler: scheduler)
+        }
     }
 
     /// Whether guidance doubles the passes.
@@ -107,9 +140,11 @@ public struct DenoisingLoop: Sendable {
         guard unit.step == stepIndex, plan.windows.indices.contains(unit.window) else {
             throw DenoisingLoopError(description: "unit \(unit) is not part of step \(stepIndex)")
         }
+        let frames = plan.windows[unit.window].frames
+        let timestep = scheduler.timesteps[stepIndex]
         return WorkUnitInput(
-            id: unit, hiddenStates: Self.gatherFrames(latents, frames: plan.windows[unit.window].frames),
-            timestep: scheduler.timesteps[stepIndex])
+            id: unit, hiddenStates: Self.gatherFrames(latents, frames: frames), timestep: timestep,
+            frameTimesteps: conditioning?.frameTimesteps(frames: frames, timestep: timestep))
     }
 
     /// Takes the results of every pending unit of the current step and moves to the next step.
@@ -158,7 +193,11 @@ public struct DenoisingLoop: Sendable {
                 }
             }
         }
-        latents = try scheduler.step(modelOutput: blended, sample: latents, state: &schedulerState)
+        var state = schedulerState
+        var next = try scheduler.step(modelOutput: blended, sample: latents, state: &state)
+        try conditioning?.hold(&next, stepIndex: state.stepIndex, scheduler: scheduler)
+        latents = next
+        schedulerState = state
     }
 
     /// Frames `frames` of a [1, C, T, h, w] latent, as [1, C, frames.count, h, w].

@@ -28,8 +28,12 @@ public enum GenerationCheckpoint {
 
     /// Reads a checkpoint written for `job` and rebuilds the loop on `plan`, `guidanceScale` and `scheduler`.
     /// Everything in the file is checked: a file from another job, scheduler or step count is refused.
+    ///
+    /// The known latents of an image or video prompt are not stored: they follow deterministically from the job's
+    /// media, so the caller recomputes them (`JobConditioning.prepare`) and passes them as `conditioning`.
     public static func load(
-        path: String, job: String, plan: WindowPlan, guidanceScale: Float, scheduler: any DiffusionScheduler
+        path: String, job: String, plan: WindowPlan, guidanceScale: Float, scheduler: any DiffusionScheduler,
+        conditioning: LatentConditioning? = nil
     ) throws -> DenoisingLoop {
         let file = try SafeTensorsFile(path: path)
         let metadata = file.metadata
@@ -69,7 +73,8 @@ public enum GenerationCheckpoint {
             lowerOrderCount: try number("lower_order_count", in: 0...slots), lastOrder: try number("last_order", in: 0...max(slots, 1)),
             modelOutputs: history, lastSample: lastSample)
         return try DenoisingLoop(
-            plan: plan, guidanceScale: guidanceScale, scheduler: scheduler, latents: latents, schedulerState: state)
+            plan: plan, guidanceScale: guidanceScale, scheduler: scheduler, latents: latents, schedulerState: state,
+            conditioning: conditioning)
     }
 }
 

@@ -32,6 +32,21 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// Least overlap between windows, in latent frames.
     public var windowOverlap: Int = 5
 
+    // MARK: - Conditioning (prompting with images and videos; all nil for text-to-video)
+
+    /// Known content on the output timeline: input media frames placed at output frames (see docs/TASKS.md).
+    public var media: [MediaPlacement]?
+    /// Latent frames held at the known content's latent while denoising.
+    public var pins: [LatentPin]?
+    /// SDEdit: start from the known content (the whole clip) noised to this level in [0, 1].
+    public var editStrength: Double?
+    /// Whether the window plan wraps around, so the clip loops seamlessly.
+    public var looping: Bool?
+    /// How input media of another size is fitted; nil refuses a size mismatch.
+    public var fit: FitMode?
+    /// Whether the known content's pixels replace the decoded frames they cover (not for edits).
+    public var passesMediaThrough: Bool { !(media ?? []).isEmpty && editStrength == nil }
+
     /// Creates a spec; call `validate()` before use.
     public init(prompt: String, width: Int, height: Int, frames: Int) {
         self.prompt = prompt
@@ -52,6 +67,10 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
         public static let maxPromptBytes = 64 << 10
         /// Longest text sequence in tokens.
         public static let maxSequenceLength = 4096
+        /// Most media placements in one job.
+        public static let maxMediaPlacements = 8
+        /// Longest media source name in UTF-8 bytes.
+        public static let maxMediaNameBytes = 4096
     }
 
     /// Is guidance on (a second, unconditional branch per window)?
@@ -59,6 +78,17 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
 
     /// Latent frames: the causal VAE keeps the first frame and compresses the rest 4x.
     public var latentFrames: Int { (frames - 1) / 4 + 1 }
+
+    /// The video frames latent frame `latent` stands for: frame 0 alone, then four frames each.
+    public static func pixelSpan(ofLatentFrame latent: Int) -> Range<Int> {
+        latent == 0 ? 0..<1 : (4 * latent - 3)..<(4 * latent + 1)
+    }
+
+    /// The temporal windows of this job (wrapping when `looping`).
+    public func windowPlan() throws -> WindowPlan {
+        try WindowPlan(
+            latentFrames: latentFrames, windowFrames: windowFrames, overlap: windowOverlap, looping: looping ?? false)
+    }
 
     /// Converts a duration to a valid frame count: the smallest 4k+1 count covering `seconds` at `fps`.
     public static func frames(forDuration seconds: Double, framesPerSecond: Int) -> Int {
@@ -105,6 +135,112 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
         guard windowOverlap >= 0, windowOverlap < windowFrames else {
             throw fail("window_overlap", "must be in 0..<window_frames (\(windowFrames)), got \(windowOverlap)")
         }
+        try validateConditioning()
+    }
+
+    /// Checks the conditioning fields: placements inside the clip and not overlapping, pins on known content,
+    /// strengths in range, a loop that really wraps.
+    private func validateConditioning() throws(JobSpecError) {
+        func fail(_ field: String, _ message: String) -> JobSpecError { JobSpecError(field: field, message: message) }
+        let placements = media ?? []
+        guard placements.count <= Limits.maxMediaPlacements else {
+            throw fail("media", "has \(placements.count) placements; the limit is \(Limits.maxMediaPlacements)")
+        }
+        var known = [Bool](repeating: false, count: frames)
+        for (index, placement) in placements.enumerated() {
+            let field = "media[\(index)]"
+            guard !placement.source.isEmpty, placement.source.utf8.count <= Limits.maxMediaNameBytes else {
+                throw fail(field + ".source", "must be 1...\(Limits.maxMediaNameBytes) bytes, got \(placement.source.utf8.count)")
+            }
+            guard placement.sourceFrame >= 0, placement.sourceFrame < Limits.maxFrames else {
+                throw fail(field + ".source_frame", "must be in 0..<\(Limits.maxFrames), got \(placement.sourceFrame)")
+            }
+            guard placement.frameCount >= 1, placement.outputFrame >= 0,
+                  placement.frameCount <= frames, placement.outputFrame <= frames - placement.frameCount else {
+                throw fail(field, "covers output frames \(placement.outputFrame)..<\(placement.outputFrame + placement.frameCount), outside the clip's 0..<\(frames)")
+            }
+            for frame in placement.outputFrame..<(placement.outputFrame + placement.frameCount) {
+                guard !known[frame] else { throw fail(field, "overlaps another placement at output frame \(frame)") }
+                known[frame] = true
+            }
+        }
+        var seen = Set<Int>()
+        for (index, pin) in (pins ?? []).enumerated() {
+            let field = "pins[\(index)]"
+            guard pin.latentFrame >= 0, pin.latentFrame < latentFrames else {
+                throw fail(field + ".latent_frame", "must be in 0..<\(latentFrames), got \(pin.latentFrame)")
+            }
+            guard seen.insert(pin.latentFrame).inserted else {
+                throw fail(field + ".latent_frame", "pins latent frame \(pin.latentFrame) twice")
+            }
+            guard pin.strength.isFinite, pin.strength > 0, pin.strength <= 1 else {
+                throw fail(field + ".strength", "must be in (0, 1], got \(pin.strength)")
+            }
+            guard Self.pixelSpan(ofLatentFrame: pin.latentFrame).contains(where: { known[$0] }) else {
+                throw fail(field, "pins latent frame \(pin.latentFrame), but no media covers its video frames \(Self.pixelSpan(ofLatentFrame: pin.latentFrame))")
+            }
+        }
+        if let editStrength {
+            guard editStrength.isFinite, (0...1).contains(editStrength) else {
+                throw fail("edit_strength", "must be in 0...1, got \(editStrength)")
+            }
+            guard !placements.isEmpty else { throw fail("edit_strength", "needs media to edit") }
+        }
+        if looping == true {
+            guard latentFrames >= 2 else {
+                throw fail("loop", "needs at least 2 latent frames (5 video frames), got \(latentFrames)")
+            }
+            guard latentFrames > windowFrames - windowOverlap else {
+                throw fail("loop", "needs at least two windows to wrap: \(latentFrames) latent frames fit in one window of \(windowFrames) with overlap \(windowOverlap); lower --window-frames")
+            }
+        }
+    }
+}
+
+/// Input media frames placed on a job's output timeline.
+public struct MediaPlacement: Codable, Sendable, Equatable {
+    /// The media: a file path for `generate`, a stored attachment for cluster jobs.
+    public var source: String
+    /// The first input frame used.
+    public var sourceFrame: Int
+    /// How many consecutive input frames are used.
+    public var frameCount: Int
+    /// The output frame the first of them lands on.
+    public var outputFrame: Int
+
+    /// Places `frameCount` frames of `source` from `sourceFrame` at output frame `outputFrame`.
+    public init(source: String, sourceFrame: Int, frameCount: Int, outputFrame: Int) {
+        self.source = source
+        self.sourceFrame = sourceFrame
+        self.frameCount = frameCount
+        self.outputFrame = outputFrame
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case source
+        case sourceFrame = "source_frame"
+        case frameCount = "frame_count"
+        case outputFrame = "output_frame"
+    }
+}
+
+/// A latent frame held at the known content while denoising.
+public struct LatentPin: Codable, Sendable, Equatable {
+    /// The latent frame (0-based) on the output's latent timeline.
+    public var latentFrame: Int
+    /// 1 holds the clean known latent for the whole run (the transformer sees it at timestep 0); below 1 holds
+    /// the known latent noised to the current level for the first `strength` share of the steps, then releases it.
+    public var strength: Double
+
+    /// Pins `latentFrame` with `strength`.
+    public init(latentFrame: Int, strength: Double = 1) {
+        self.latentFrame = latentFrame
+        self.strength = strength
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case latentFrame = "latent_frame"
+        case strength
     }
 }
 

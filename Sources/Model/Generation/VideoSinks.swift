@@ -42,6 +42,11 @@ public final class FrameFileVideoSink: VideoSink {
         for frame in DecodedVideo.frames(of: chunk) { try frameSink.write(frame) }
     }
 
+    /// Writes frames as they are (a pass-through frame keeps the samples it was read from).
+    public func write(frames: [RGBFrame]) throws {
+        for frame in frames { try frameSink.write(frame) }
+    }
+
     public func finish(latents: Tensor) throws {
         try frameSink.finish()
     }

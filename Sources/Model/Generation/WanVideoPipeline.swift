@@ -82,24 +82,42 @@ public final class WanVideoPipeline: Sendable {
             inputIDs: [encoding.inputIDs], attentionMask: [encoding.attentionMask], maxSequenceLength: maxSequenceLength)
     }
 
-    /// The denoising loop of a job, starting from `initialLatents` (or the job's keyed noise).
-    public func makeLoop(for spec: VideoJobSpec, initialLatents: Tensor? = nil) throws -> DenoisingLoop {
+    /// The denoising loop of a job, starting from `initialLatents` (or the job's keyed noise) at `beginIndex`,
+    /// holding `conditioning`'s pinned frames.
+    public func makeLoop(
+        for spec: VideoJobSpec, initialLatents: Tensor? = nil, beginIndex: Int = 0,
+        conditioning: LatentConditioning? = nil
+    ) throws -> DenoisingLoop {
         let shape = latentShape(for: spec)
         let latents = initialLatents ?? initialNoise(for: spec)
         guard latents.shape == shape else {
             throw ModelFolderError(description: "initial latents have shape \(latents.shape); this job needs \(shape)")
         }
         let scheduler = try scheduler(for: spec)
-        let plan = try WindowPlan(latentFrames: spec.latentFrames, windowFrames: spec.windowFrames, overlap: spec.windowOverlap)
         return try DenoisingLoop(
-            plan: plan, guidanceScale: Float(spec.guidanceScale), scheduler: scheduler, latents: latents,
-            schedulerState: try scheduler.initialState(beginIndex: 0))
+            plan: try spec.windowPlan(), guidanceScale: Float(spec.guidanceScale), scheduler: scheduler,
+            latents: latents, schedulerState: try scheduler.initialState(beginIndex: beginIndex),
+            conditioning: conditioning)
+    }
+
+    /// The conditioning of an image- or video-prompted job: its media loaded by `load` (default: from files),
+    /// VAE-encoded where pinned or edited.
+    public func prepareConditioning(
+        for spec: VideoJobSpec, noise: Tensor? = nil, load: (String) throws -> [RGBFrame] = MediaLoader.load(path:)
+    ) throws -> PreparedConditioning {
+        let noise = noise ?? initialNoise(for: spec)
+        guard noise.shape == latentShape(for: spec) else {
+            throw ModelFolderError(description: "initial latents have shape \(noise.shape); this job needs \(latentShape(for: spec))")
+        }
+        return try JobConditioning.prepare(
+            spec: spec, vae: vae, noise: noise, scheduler: try scheduler(for: spec),
+            load: load)
     }
 
     /// One transformer pass.
     public func run(_ input: WorkUnitInput, text: Tensor) throws -> Tensor {
         try transformer(
-            hiddenStates: input.hiddenStates, timestep: Tensor(shape: [1], scalars: [input.timestep]),
+            hiddenStates: input.hiddenStates, timestep: input.timestepTensor(patchSize: transformer.config.patchSize),
             encoderHiddenStates: text)
     }
 
@@ -119,10 +137,18 @@ public final class WanVideoPipeline: Sendable {
 
     // MARK: - The whole job
 
-    /// Runs a text-to-video job end to end into `sink`.
+    /// Runs a job end to end into `sink`: text-to-video, or prompted with images and videos (media read from files).
     public func generate(
         _ spec: VideoJobSpec, initialLatents: Tensor? = nil, into sink: VideoSink,
         progress: (GenerationProgress) -> Void = { _ in }
+    ) throws {
+        try generate(spec, initialLatents: initialLatents, into: sink, load: MediaLoader.load(path:), progress: progress)
+    }
+
+    /// Runs a job end to end into `sink`, with the media of an image or video prompt read by `load`.
+    public func generate(
+        _ spec: VideoJobSpec, initialLatents: Tensor? = nil, into sink: VideoSink,
+        load: (String) throws -> [RGBFrame], progress: (GenerationProgress) -> Void = { _ in }
     ) throws {
         try spec.validate()
         let scale = vae.config.spatialCompression * transformer.config.patchSize[1]
@@ -131,7 +157,11 @@ public final class WanVideoPipeline: Sendable {
         }
         progress(.encodingText)
         let conditional = try encodePrompt(spec.prompt, maxSequenceLength: spec.maxSequenceLength)
-        var loop = try makeLoop(for: spec, initialLatents: initialLatents)
+        let prepared = try prepareConditioning(for: spec, noise: initialLatents, load: load)
+        var loop = try makeLoop(
+            for: spec, initialLatents: prepared.initialLatents, beginIndex: prepared.beginIndex,
+            conditioning: prepared.conditioning)
+        let sink = prepared.passthrough.isEmpty ? sink : PassthroughVideoSink(sink, frames: prepared.passthrough)
         let unconditional = loop.usesGuidance
             ? try encodePrompt(spec.negativePrompt, maxSequenceLength: spec.maxSequenceLength) : conditional
         while !loop.isFinished {

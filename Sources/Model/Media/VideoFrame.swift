@@ -8,6 +8,10 @@ public struct RGBFrame: Sendable, Equatable {
     public let height: Int
     /// `width * height * 3` bytes.
     public var pixels: [UInt8]
+    /// The 4:4:4 Y'CbCr planes (Y, then Cb, then Cr) this frame was read from, when it came from a Y4M file; a Y4M
+    /// writer uses a pixel's stored samples when they still convert to the pixel's RGB, so a frame passed through
+    /// keeps its exact bytes. Not part of equality.
+    public var sourceYCbCr: [UInt8]?
 
     /// Creates a frame; `pixels.count` must be `width * height * 3`.
     public init(width: Int, height: Int, pixels: [UInt8]) {
@@ -15,6 +19,11 @@ public struct RGBFrame: Sendable, Equatable {
         self.width = width
         self.height = height
         self.pixels = pixels
+    }
+
+    /// Compares size and pixels (not `sourceYCbCr`).
+    public static func == (left: RGBFrame, right: RGBFrame) -> Bool {
+        left.width == right.width && left.height == right.height && left.pixels == right.pixels
     }
 
     /// A frame filled with one colour.

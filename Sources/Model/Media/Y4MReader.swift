@@ -98,6 +98,7 @@ public struct Y4MReader {
         offset = start + frameByteCount
         let pixelCount = width * height
         var pixels = [UInt8](repeating: 0, count: pixelCount * 3)
+        var planes = [UInt8](repeating: 0, count: pixelCount * 3)
         for y in 0..<height {
             for x in 0..<width {
                 let luma = bytes[start + y * width + x]
@@ -115,13 +116,18 @@ public struct Y4MReader {
                     cr = 128
                 }
                 let (r, g, b) = Y4MWriter.rgb(y: luma, cb: cb, cr: cr)
+                planes[y * width + x] = luma
+                planes[pixelCount + y * width + x] = cb
+                planes[2 * pixelCount + y * width + x] = cr
                 let index = 3 * (y * width + x)
                 pixels[index] = r
                 pixels[index + 1] = g
                 pixels[index + 2] = b
             }
         }
-        return RGBFrame(width: width, height: height, pixels: pixels)
+        var frame = RGBFrame(width: width, height: height, pixels: pixels)
+        frame.sourceYCbCr = planes
+        return frame
     }
 
     /// Every remaining frame.

@@ -25,9 +25,17 @@ public final class Y4MWriter: FrameSink {
             throw MediaError("frame of \(frame.width)x\(frame.height) in a \(width)x\(height) Y4M stream")
         }
         let pixelCount = width * height
+        let source = frame.sourceYCbCr?.count == pixelCount * 3 ? frame.sourceYCbCr : nil
         for index in 0..<pixelCount {
-            let (y, cb, cr) = Y4MWriter.ycbcr(
-                red: frame.pixels[3 * index], green: frame.pixels[3 * index + 1], blue: frame.pixels[3 * index + 2])
+            let (red, green, blue) = (frame.pixels[3 * index], frame.pixels[3 * index + 1], frame.pixels[3 * index + 2])
+            var (y, cb, cr) = Y4MWriter.ycbcr(red: red, green: green, blue: blue)
+            if let source {
+                // The samples the pixel was read from, when they still give its colour: a passed-through frame
+                // keeps its bytes (the RGB round trip alone may move a sample by one).
+                let stored = (source[index], source[pixelCount + index], source[2 * pixelCount + index])
+                let back = Y4MWriter.rgb(y: stored.0, cb: stored.1, cr: stored.2)
+                if back == (red, green, blue) { (y, cb, cr) = stored }
+            }
             plane[index] = y
             plane[pixelCount + index] = cb
             plane[2 * pixelCount + index] = cr
