@@ -201,6 +201,21 @@ struct NonsenseMessages {
     /// bytes are unchanged.
     @Test(.timeLimit(.minutes(3)))
     func nonsenseMessagesCrashNothing() async throws {
+        try await fuzzEveryTarget(count: 600, seedOffset: 0)
+    }
+
+    /// The long run, opt-in: `FAULT_FUZZ_LONG=N` sends N messages per target (seeds 1000 + ...), e.g.
+    /// `FAULT_FUZZ_LONG=20000 scripts/test.sh --filter FaultFuzzTests`.
+    @Test(
+        .timeLimit(.minutes(120)),
+        .enabled(if: ProcessInfo.processInfo.environment["FAULT_FUZZ_LONG"] != nil, "set FAULT_FUZZ_LONG=N for the long run"))
+    func manyNonsenseMessagesCrashNothing() async throws {
+        let count = Int(ProcessInfo.processInfo.environment["FAULT_FUZZ_LONG"] ?? "") ?? 0
+        try #require(count > 0, "FAULT_FUZZ_LONG must be a positive message count")
+        try await fuzzEveryTarget(count: count, seedOffset: 1000)
+    }
+
+    private func fuzzEveryTarget(count: Int, seedOffset: UInt64) async throws {
         let fixture = try ClusterFixture.shared.get()
         let specs = try FaultInjectionTests.workers(2, blocks: 2, proxy: ["w1": ["--delay-ms", "15"]])
         let cluster = try FaultCluster(root: fixture.root, model: fixture.model, workers: specs)
@@ -214,11 +229,12 @@ struct NonsenseMessages {
             (cluster.coordinatorAddress, .client, 1), (cluster.workerAddresses["w0"]!, .coordinator, 2),
             (cluster.workerAddresses["w1"]!, .worker, 3), (lone, .coordinator, 4), (lone, .worker, 5),
         ]
-        for (address, role, seed) in targets {
+        for (address, role, baseSeed) in targets {
             let started = Date()
-            let connections = try await Self.fuzz(address, role: role, token: token, seed: seed, count: 600,
+            let seed = baseSeed + seedOffset
+            let connections = try await Self.fuzz(address, role: role, token: token, seed: seed, count: count,
                                                  configHash: configHash)
-            print("FaultFuzzTests: 600 messages to \(address) as \(role) (seed \(seed)): \(connections) connection(s), "
+            print("FaultFuzzTests: \(count) messages to \(address) as \(role) (seed \(seed)): \(connections) connection(s), "
                   + String(format: "%.1f s", Date().timeIntervalSince(started)))
         }
         for (name, pid) in cluster.processIDs {
