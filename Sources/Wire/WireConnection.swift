@@ -103,7 +103,11 @@ public final class WireConnection: Sendable {
     }
 
     /// Answers a request from the peer.
+    ///
+    /// A message that came with request id 0 is a notification: it has no reply, and nothing is sent (a frame
+    /// with id 0 would reach the peer as an unsolicited message it never asked for).
     public func reply(to request: IncomingMessage, with message: Message) async throws {
+        guard request.requestID != 0 else { return }
         try await send(message, requestID: request.requestID)
     }
 

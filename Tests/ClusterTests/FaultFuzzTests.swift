@@ -151,12 +151,19 @@ struct NonsenseMessages {
         var messages = NonsenseMessages(seed: seed, configHash: configHash)
         var options = ConnectionOptions(role: role, name: "fuzz-\(seed)", token: token)
         options.maxPayloadBytes = 1 << 30
-        var connection = try await WireConnection.connect(to: address, options: options)
+        // Whatever the peer sends unasked (a worker's notifications to its coordinator) is read and dropped, as a
+        // real peer would: an unread backlog stops our reader, and then no reply could arrive.
+        func drained(_ connection: WireConnection) -> WireConnection {
+            Task { for await _ in connection.incoming {} }
+            return connection
+        }
+        var connection = drained(try await WireConnection.connect(to: address, options: options))
         var connections = 1
         var requestID: UInt64 = 1_000_001
+        var recent: [String] = []  // the last messages sent, for the report of a peer that stopped answering
         for index in 0..<count {
             if connection.closeReason != nil {
-                connection = try await WireConnection.connect(to: address, options: options)
+                connection = drained(try await WireConnection.connect(to: address, options: options))
                 connections += 1
             }
             if role == .coordinator && index % 25 == 0 {
@@ -169,6 +176,8 @@ struct NonsenseMessages {
             }
             requestID += 2
             let message = role == .coordinator && messages.below(3) == 0 ? messages.plausibleForward() : messages.message()
+            recent.append("\(index): \(String(describing: message).prefix(300))")
+            if recent.count > 25 { recent.removeFirst() }
             try? await connection.send(message, requestID: messages.below(3) == 0 ? 0 : requestID)
             if index % 25 == 24 {
                 let started = Date()
@@ -180,7 +189,9 @@ struct NonsenseMessages {
                 } catch let error as TransportError where connection.closeReason != nil {
                     _ = error  // closed on a refused message: reconnect at the next one
                 } catch {
-                    throw HarnessError("\(address) did not answer after \(index + 1) random messages (seed \(seed)): \(error)")
+                    throw HarnessError(
+                        "\(address) did not answer after \(index + 1) random messages (seed \(seed)): \(error); the last "
+                            + "messages:\n" + recent.joined(separator: "\n"))
                 }
             }
         }
@@ -232,8 +243,14 @@ struct NonsenseMessages {
         for (address, role, baseSeed) in targets {
             let started = Date()
             let seed = baseSeed + seedOffset
-            let connections = try await Self.fuzz(address, role: role, token: token, seed: seed, count: count,
-                                                 configHash: configHash)
+            let connections: Int
+            do {
+                connections = try await Self.fuzz(address, role: role, token: token, seed: seed, count: count,
+                                                  configHash: configHash)
+            } catch {
+                print("FaultFuzzTests: logs at the failure:\n\(cluster.allLogs.suffix(6000))")
+                throw error
+            }
             print("FaultFuzzTests: \(count) messages to \(address) as \(role) (seed \(seed)): \(connections) connection(s), "
                   + String(format: "%.1f s", Date().timeIntervalSince(started)))
         }
