@@ -1,0 +1,664 @@
+#!/usr/bin/env python3
+"""Train the small demo model committed under models/demo/ (issue 7).
+
+What it does, stage by stage (each stage resumes from what the previous run left in --work):
+  1. data        a synthetic captioned video set, generated deterministically from (seed, clip index):
+                 one shape (circle or square) in one colour moving in a named way (moving to the
+                 left/right, moving up/down, bouncing, growing, shrinking) on a plain background, at
+                 64x64, 16 fps, 33 frames per clip (the first 17 frames are the short clips).
+                 Caption: "a red circle moving to the right on a black background".
+  2. tokenizer   a sentencepiece Unigram model trained on the captions, converted by transformers'
+                 T5Tokenizer into tokenizer/tokenizer.json (Precompiled normalizer, Metaspace,
+                 Unigram, TemplateProcessing appending </s>), the same kind of file umT5 ships.
+  3. text        a tiny UMT5EncoderModel, kept frozen at its seeded random initialisation (its
+                 outputs already separate every caption; the transformer learns to read them).
+  4. vae         a small Wan2.1-style AutoencoderKLWan (8x space, 4x time, z_dim 8) trained on
+                 clip crops with L1 + MSE reconstruction and a small KL term.
+  5. latents     the VAE posterior means of every training clip (33 frames -> 9 latent frames;
+                 the causal VAE makes the first 5 of them the latent of the first 17 frames),
+                 plus per-channel statistics written to the VAE config as latents_mean/latents_std.
+  6. transformer a small WanTransformer3DModel trained with the rectified-flow objective that
+                 WanPipeline samples with: x_s = (1 - s) x0 + s noise, target noise - x0,
+                 timestep = 1000 s, on normalised latents, with 10% empty captions for guidance,
+                 and an exponential moving average of the weights (the average is exported).
+  7. export      a diffusers WanPipeline folder (model_index.json, scheduler, tokenizer,
+                 text_encoder, vae, transformer; float32 safetensors) written to --out.
+  8. eval        (--eval) loads --out with diffusers' WanPipeline, generates N prompt/seed pairs and
+                 checks with image measurements that the background is the prompted one, the
+                 prompted colour dominates the non-background pixels and the object moves as
+                 prompted; prints the pass rate and writes a contact sheet PNG.
+
+Command (about 55 minutes on one shared core of this 2-core machine; measured numbers below):
+    nice -n 10 python3 scripts/train_demo_model.py            # train + export to models/demo
+    nice -n 10 python3 scripts/train_demo_model.py --resume   # continue a run that was cut off
+    nice -n 10 python3 scripts/train_demo_model.py --eval     # evaluate models/demo, write the sheet
+
+Measured (see the log in <work>/train.log): filled in at the bottom of this docstring.
+"""
+
+import argparse
+import html
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# MARK: - Vocabulary of the synthetic world
+
+COLOURS = {
+    "red": (230, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (50, 90, 255),
+    "yellow": (250, 220, 40),
+    "white": (245, 245, 245),
+    "purple": (170, 60, 220),
+}
+BACKGROUNDS = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "dark blue": (20, 30, 90),
+}
+SHAPES = ["circle", "square"]
+MOTIONS = {
+    "right": "moving to the right",
+    "left": "moving to the left",
+    "up": "moving up",
+    "down": "moving down",
+    "bounce": "bouncing",
+    "grow": "growing",
+    "shrink": "shrinking",
+}
+SIZE = 64
+CLIP_FRAMES = 33
+SHORT_FRAMES = 17
+FPS = 16
+
+
+def combinations():
+    """Every (colour, shape, motion, background) the data set uses; a shape never matches its background."""
+    out = []
+    for colour in COLOURS:
+        for shape in SHAPES:
+            for motion in MOTIONS:
+                for background in BACKGROUNDS:
+                    if colour == background:
+                        continue
+                    out.append((colour, shape, motion, background))
+    return out
+
+
+def caption(colour, shape, motion, background):
+    return f"a {colour} {shape} {MOTIONS[motion]} on a {background} background"
+
+
+# MARK: - Clip rendering
+
+
+def clip_spec(seed, index):
+    """The attributes and trajectory parameters of clip `index` (deterministic)."""
+    rng = np.random.default_rng([seed, index])
+    combos = combinations()
+    colour, shape, motion, background = combos[rng.integers(len(combos))]
+    r = float(rng.uniform(7.0, 10.0))
+    spec = dict(colour=colour, shape=shape, motion=motion, background=background, r=r)
+    span = SIZE - 2 * r - 2
+    if motion in ("right", "left", "up", "down"):
+        travel = float(rng.uniform(0.55, 0.8)) * span
+        start = r + 1 + float(rng.uniform(0, span - travel))
+        other = r + 1 + float(rng.uniform(0, span))
+        spec.update(travel=travel, start=start, other=other)
+    elif motion == "bounce":
+        amplitude = float(rng.uniform(14.0, 24.0))
+        floor = SIZE - r - 1 - float(rng.uniform(0, 4))
+        spec.update(x=r + 1 + float(rng.uniform(0, span)), floor=floor, amplitude=amplitude,
+                    period=float(rng.uniform(12.0, 18.0)), phase=float(rng.uniform(0, 1)))
+    else:
+        small, large = float(rng.uniform(3.0, 5.0)), float(rng.uniform(14.0, 18.0))
+        margin = large + 1
+        spec.update(small=small, large=large, x=float(rng.uniform(margin, SIZE - margin)),
+                    y=float(rng.uniform(margin, SIZE - margin)))
+    return spec
+
+
+def trajectory(spec, frame):
+    """(centre x, centre y, radius) of the object at `frame` (0-based, clip of CLIP_FRAMES frames)."""
+    u = frame / (CLIP_FRAMES - 1)
+    m = spec["motion"]
+    r = spec["r"]
+    if m in ("right", "left", "up", "down"):
+        pos = spec["start"] + spec["travel"] * u
+        if m in ("left", "up"):
+            pos = SIZE - pos
+        return (pos, spec["other"], r) if m in ("right", "left") else (spec["other"], pos, r)
+    if m == "bounce":
+        h = spec["amplitude"] * abs(math.sin(math.pi * (frame / spec["period"] + spec["phase"])))
+        return spec["x"], spec["floor"] - h, r
+    a, b = (spec["small"], spec["large"]) if m == "grow" else (spec["large"], spec["small"])
+    return spec["x"], spec["y"], a + (b - a) * u
+
+
+def render(spec, frames=CLIP_FRAMES):
+    """uint8 video [F, H, W, 3] of one clip, with antialiased edges."""
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
+    fg = np.array(COLOURS[spec["colour"]], np.float32)
+    bg = np.array(BACKGROUNDS[spec["background"]], np.float32)
+    out = np.empty((frames, SIZE, SIZE, 3), np.uint8)
+    for f in range(frames):
+        cx, cy, r = trajectory(spec, f)
+        if spec["shape"] == "circle":
+            d = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2)
+        else:
+            d = np.maximum(np.abs(xs - cx), np.abs(ys - cy))
+        alpha = np.clip(r + 0.5 - d, 0.0, 1.0)[..., None]
+        out[f] = np.round(alpha * fg + (1 - alpha) * bg).astype(np.uint8)
+    return out
+
+
+def to_model_range(video_uint8):
+    """[F, H, W, 3] uint8 -> float tensor [3, F, H, W] in [-1, 1] (what the Wan VAE takes)."""
+    x = torch.from_numpy(video_uint8).float().div(127.5).sub(1.0)
+    return x.permute(3, 0, 1, 2).contiguous()
+
+
+# MARK: - Logging and checkpoints
+
+
+class Log:
+    def __init__(self, path):
+        self.file = open(path, "a")
+
+    def __call__(self, *parts):
+        line = " ".join(str(p) for p in parts)
+        print(line, flush=True)
+        self.file.write(line + "\n")
+        self.file.flush()
+
+
+def save_checkpoint(path, payload):
+    tmp = path + ".tmp"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def cosine_lr(step, total, peak, warmup):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+# MARK: - Component configurations
+
+VAE_CONFIG = dict(
+    base_dim=12, z_dim=8, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+    temperal_downsample=[False, True, True], dropout=0.0, in_channels=3, out_channels=3,
+    is_residual=False, patch_size=None, scale_factor_temporal=4, scale_factor_spatial=8,
+)
+TEXT_CONFIG = dict(
+    d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, relative_attention_num_buckets=32,
+    relative_attention_max_distance=128, feed_forward_proj="gated-gelu", dropout_rate=0.0,
+    layer_norm_epsilon=1e-6, initializer_factor=1.0, is_encoder_decoder=True, tie_word_embeddings=False,
+    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, scalable_attention=True,
+)
+TRANSFORMER_CONFIG = dict(
+    patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32, in_channels=8, out_channels=8,
+    text_dim=64, freq_dim=256, ffn_dim=512, num_layers=4, cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=None, added_kv_proj_dim=None, rope_max_seq_len=1024,
+)
+SCHEDULER_CONFIG = dict(
+    num_train_timesteps=1000, beta_start=0.0001, beta_end=0.02, beta_schedule="linear", trained_betas=None,
+    solver_order=2, prediction_type="flow_prediction", thresholding=False, dynamic_thresholding_ratio=0.995,
+    sample_max_value=1.0, predict_x0=True, solver_type="bh2", lower_order_final=True, disable_corrector=[],
+    solver_p=None, use_karras_sigmas=False, use_exponential_sigmas=False, use_beta_sigmas=False,
+    use_flow_sigmas=True, flow_shift=2.0, timestep_spacing="linspace", steps_offset=0,
+    final_sigmas_type="zero", rescale_betas_zero_snr=False,
+)
+MAX_SEQUENCE_LENGTH = 512
+
+
+# MARK: - Stage 2: tokenizer
+
+
+def prompt_clean(text):
+    """What WanPipeline does to a prompt without ftfy: unescape HTML, collapse whitespace."""
+    text = html.unescape(html.unescape(text)).strip()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def build_tokenizer(work, log):
+    out_dir = os.path.join(work, "tokenizer")
+    if os.path.exists(os.path.join(out_dir, "tokenizer.json")):
+        return out_dir
+    import sentencepiece as spm
+    from transformers import T5Tokenizer
+
+    spm_dir = os.path.join(work, "spm")
+    os.makedirs(spm_dir, exist_ok=True)
+    lines = [caption(*c) for c in combinations()]
+    # Sentencepiece seeds its pieces from repeated substrings; on captions alone those are whole phrases
+    # that cross spaces (and so are not allowed), leaving single letters. Word-order shuffles of the
+    # captions make every word a repeated unit of its own, so the vocabulary ends up with whole words.
+    rng = np.random.default_rng(1234)
+    shuffled = []
+    for i in range(3000):
+        words = lines[i % len(lines)].split()
+        rng.shuffle(words)
+        shuffled.append(" ".join(words))
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines + shuffled), model_prefix=os.path.join(spm_dir, "spiece"), model_type="unigram",
+        vocab_size=64, hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+        character_coverage=1.0, normalization_rule_name="nmt_nfkc", split_digits=True, minloglevel=2,
+        num_threads=1, seed_sentencepiece_size=10000, shuffle_input_sentence=False,
+    )
+    tokenizer = T5Tokenizer.from_pretrained(spm_dir, extra_ids=0)
+    tokenizer.model_max_length = MAX_SEQUENCE_LENGTH
+    tokenizer.save_pretrained(out_dir)
+    log(f"tokenizer: {len(tokenizer)} pieces; '{lines[0]}' ->", tokenizer(lines[0]).input_ids)
+    return out_dir
+
+
+# MARK: - Stage 3: text encoder (frozen, seeded)
+
+
+def build_text_encoder(work, tokenizer_dir, log):
+    from transformers import AutoTokenizer, UMT5Config, UMT5EncoderModel
+
+    out_dir = os.path.join(work, "text_encoder")
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    if not os.path.exists(os.path.join(out_dir, "config.json")):
+        torch.manual_seed(1007)
+        config = UMT5Config(vocab_size=len(tokenizer), **TEXT_CONFIG)
+        model = UMT5EncoderModel(config).eval()
+        model.save_pretrained(out_dir, safe_serialization=True)
+        log("text encoder:", sum(p.numel() for p in model.parameters()), "parameters")
+    model = UMT5EncoderModel.from_pretrained(out_dir).eval()
+    return tokenizer, model
+
+
+@torch.no_grad()
+def encode_prompts(tokenizer, text_encoder, prompts):
+    """Exactly WanPipeline._get_t5_prompt_embeds: embeddings [B, 512, D], zero past each prompt's length."""
+    prompts = [prompt_clean(p) for p in prompts]
+    inputs = tokenizer(prompts, padding="max_length", max_length=MAX_SEQUENCE_LENGTH, truncation=True,
+                       add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    hidden = text_encoder(inputs.input_ids, inputs.attention_mask).last_hidden_state
+    lengths = inputs.attention_mask.sum(dim=1)
+    keep = torch.arange(MAX_SEQUENCE_LENGTH)[None, :] < lengths[:, None]
+    return hidden * keep[..., None].to(hidden.dtype)
+
+
+# MARK: - Stage 4: VAE
+
+
+def vae_batch(seed, step, batch, frames, crop):
+    """A batch of clip crops [B, 3, frames, crop, crop] in [-1, 1], deterministic in (seed, step)."""
+    rng = np.random.default_rng([seed, 77, step])
+    items = []
+    for b in range(batch):
+        spec = clip_spec(seed + 1, step * batch + b)
+        video = render(spec)
+        f0 = int(rng.integers(0, CLIP_FRAMES - frames + 1))
+        y0 = int(rng.integers(0, SIZE - crop + 1)) // 8 * 8
+        x0 = int(rng.integers(0, SIZE - crop + 1)) // 8 * 8
+        items.append(to_model_range(video[f0:f0 + frames, y0:y0 + crop, x0:x0 + crop]))
+    return torch.stack(items)
+
+
+def train_vae(args, log):
+    from diffusers import AutoencoderKLWan
+
+    final = os.path.join(args.work, "vae")
+    if os.path.exists(os.path.join(final, "config.json")):
+        return AutoencoderKLWan.from_pretrained(final).eval()
+    torch.manual_seed(args.seed + 4)
+    vae = AutoencoderKLWan(**VAE_CONFIG, latents_mean=[0.0] * 8, latents_std=[1.0] * 8)
+    log("vae:", sum(p.numel() for p in vae.parameters()), "parameters")
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0, betas=(0.9, 0.99))
+    ckpt_path = os.path.join(args.work, "vae_ckpt.pt")
+    step = 0
+    if os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        vae.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step = ckpt["step"]
+        log(f"vae: resumed at step {step}")
+    vae.train()
+    start, window = time.time(), []
+    while step < args.vae_steps:
+        torch.manual_seed(args.seed * 100003 + step)
+        full = step % 4 == 3
+        x = vae_batch(args.seed, step, 2 if full else 4, 5 if full else 9, 64 if full else 32)
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, args.vae_steps, args.vae_lr, 50)
+        posterior = vae.encode(x).latent_dist
+        z = posterior.sample()
+        y = vae.decode(z).sample
+        l1 = (y - x).abs().mean()
+        mse = (y - x).pow(2).mean()
+        kl = 0.5 * (posterior.mean.pow(2) + posterior.var - 1.0 - posterior.logvar).mean()
+        loss = l1 + mse + args.vae_kl * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        window.append((l1.item(), mse.item(), kl.item()))
+        if step % 25 == 0 or step == args.vae_steps:
+            m = np.mean(window, axis=0)
+            window = []
+            log(f"vae step {step}/{args.vae_steps} l1 {m[0]:.4f} mse {m[1]:.5f} kl {m[2]:.3f} "
+                f"({time.time() - start:.0f}s)")
+        if step % 100 == 0 or step == args.vae_steps:
+            save_checkpoint(ckpt_path, dict(model=vae.state_dict(), opt=opt.state_dict(), step=step))
+    vae.eval()
+    vae.save_pretrained(final, safe_serialization=True)
+    return vae
+
+
+# MARK: - Stage 5: latent cache
+
+
+@torch.no_grad()
+def cache_latents(args, vae, log):
+    path = os.path.join(args.work, "latents.pt")
+    if os.path.exists(path):
+        return torch.load(path, weights_only=False)
+    start = time.time()
+    latents, captions = [], []
+    batch = 8
+    for first in range(0, args.clips, batch):
+        ids = range(first, min(args.clips, first + batch))
+        specs = [clip_spec(args.seed, i) for i in ids]
+        x = torch.stack([to_model_range(render(s)) for s in specs])
+        latents.append(vae.encode(x).latent_dist.mode())
+        captions += [caption(s["colour"], s["shape"], s["motion"], s["background"]) for s in specs]
+        if (first // batch) % 25 == 0:
+            log(f"latents {first + len(ids)}/{args.clips} ({time.time() - start:.0f}s)")
+    z = torch.cat(latents)
+    mean = z.mean(dim=(0, 2, 3, 4))
+    std = z.std(dim=(0, 2, 3, 4))
+    payload = dict(latents=z, captions=captions, mean=mean, std=std)
+    torch.save(payload, path)
+    log("latent mean", [round(v, 4) for v in mean.tolist()], "std", [round(v, 4) for v in std.tolist()])
+    return payload
+
+
+# MARK: - Stage 6: transformer
+
+
+def train_transformer(args, cache, tokenizer, text_encoder, log):
+    from diffusers import WanTransformer3DModel
+
+    final = os.path.join(args.work, "transformer")
+    if os.path.exists(os.path.join(final, "config.json")):
+        return WanTransformer3DModel.from_pretrained(final).eval()
+    mean = cache["mean"].view(1, -1, 1, 1, 1)
+    std = cache["std"].view(1, -1, 1, 1, 1)
+    z = (cache["latents"] - mean) / std
+    unique = sorted(set(cache["captions"]))
+    index = {c: i for i, c in enumerate(unique)}
+    caption_ids = torch.tensor([index[c] for c in cache["captions"]])
+    embeddings = torch.cat([encode_prompts(tokenizer, text_encoder, unique[i:i + 32])
+                            for i in range(0, len(unique), 32)])
+    empty = encode_prompts(tokenizer, text_encoder, [""])[0]
+    log(f"transformer: {len(unique)} captions, latents {tuple(z.shape)}")
+
+    torch.manual_seed(args.seed + 6)
+    model = WanTransformer3DModel(**TRANSFORMER_CONFIG)
+    log("transformer:", sum(p.numel() for p in model.parameters()), "parameters")
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    ckpt_path = os.path.join(args.work, "transformer_ckpt.pt")
+    step = 0
+    if os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        ema = ckpt["ema"]
+        step = ckpt["step"]
+        log(f"transformer: resumed at step {step}")
+    model.train()
+    start, window = time.time(), []
+    n = z.shape[0]
+    while step < args.steps:
+        g = torch.Generator().manual_seed(args.seed * 1000003 + step)
+        frames = 5 if torch.rand((), generator=g).item() < 0.6 else 9
+        idx = torch.randint(0, n, (args.batch,), generator=g)
+        x0 = z[idx, :, :frames]
+        ctx = embeddings[caption_ids[idx]].clone()
+        drop = torch.rand(args.batch, generator=g) < 0.1
+        ctx[drop] = empty
+        # Noise levels: logit-normal around the middle, mixed with uniform so both ends are seen.
+        s = torch.sigmoid(torch.randn(args.batch, generator=g))
+        uniform = torch.rand(args.batch, generator=g)
+        s = torch.where(torch.rand(args.batch, generator=g) < 0.3, uniform, s).clamp(0.001, 0.999)
+        noise = torch.randn(x0.shape, generator=g)
+        sv = s.view(-1, 1, 1, 1, 1)
+        xt = (1 - sv) * x0 + sv * noise
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, args.steps, args.lr, 100)
+        pred = model(xt, s * 1000.0, ctx, return_dict=False)[0]
+        loss = (pred - (noise - x0)).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                ema[k].mul_(decay).add_(v.detach(), alpha=1 - decay)
+        window.append(loss.item())
+        if step % 50 == 0 or step == args.steps:
+            log(f"transformer step {step}/{args.steps} loss {np.mean(window):.4f} ({time.time() - start:.0f}s)")
+            window = []
+        if step % 200 == 0 or step == args.steps:
+            save_checkpoint(ckpt_path, dict(model=model.state_dict(), opt=opt.state_dict(), ema=ema, step=step))
+    model.load_state_dict(ema)
+    model.eval()
+    model.save_pretrained(final, safe_serialization=True)
+    return model
+
+
+# MARK: - Stage 7: export
+
+
+def export(args, tokenizer, text_encoder, vae, transformer, cache, log):
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    vae.register_to_config(latents_mean=[round(v, 6) for v in cache["mean"].tolist()],
+                           latents_std=[round(v, 6) for v in cache["std"].tolist()])
+    scheduler = UniPCMultistepScheduler(**SCHEDULER_CONFIG)
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler,
+                       transformer=transformer)
+    if os.path.exists(args.out):
+        shutil.rmtree(args.out)
+    pipe.save_pretrained(args.out, safe_serialization=True)
+    total = 0
+    for root, _, files in os.walk(args.out):
+        for f in files:
+            total += os.path.getsize(os.path.join(root, f))
+    log(f"exported {args.out}: {total / 1e6:.2f} MB")
+
+
+# MARK: - Stage 8: evaluation
+
+
+def nearest(table, rgb):
+    names = list(table)
+    d = [np.linalg.norm(np.array(table[k], np.float32) - rgb) for k in names]
+    return names[int(np.argmin(d))]
+
+
+def measure(frames, colour, motion, background):
+    """Checks one generated clip ([F, H, W, 3] floats in [0, 1]); returns (passed, details)."""
+    v = frames.astype(np.float32) * 255.0
+    border = np.concatenate([v[:, :2].reshape(-1, 3), v[:, -2:].reshape(-1, 3),
+                             v[:, :, :2].reshape(-1, 3), v[:, :, -2:].reshape(-1, 3)])
+    bg_rgb = np.median(border, axis=0)
+    bg_name = nearest(BACKGROUNDS, bg_rgb)
+    mask = np.linalg.norm(v - bg_rgb, axis=-1) > 80.0
+    fg = v[mask]
+    if len(fg) < 10:
+        return False, dict(background=bg_name, colour=None, share=0.0, motion="no object")
+    labels = np.array([nearest(COLOURS, p) for p in fg[:: max(1, len(fg) // 2000)]])
+    share = float(np.mean(labels == colour))
+    values, counts = np.unique(labels, return_counts=True)
+    top = str(values[np.argmax(counts)])
+    cx, cy, area = [], [], []
+    ys, xs = np.mgrid[0:v.shape[1], 0:v.shape[2]]
+    for m in mask:
+        a = m.sum()
+        area.append(a)
+        cx.append((xs * m).sum() / max(a, 1))
+        cy.append((ys * m).sum() / max(a, 1))
+    cx, cy, area = np.array(cx), np.array(cy), np.array(area, np.float32)
+    dx = cx[-3:].mean() - cx[:3].mean()
+    dy = cy[-3:].mean() - cy[:3].mean()
+    growth = (area[-3:].mean() + 1) / (area[:3].mean() + 1)
+    ok_motion = {
+        "right": dx > 4 and abs(dx) > abs(dy),
+        "left": dx < -4 and abs(dx) > abs(dy),
+        "down": dy > 4 and abs(dy) > abs(dx),
+        "up": dy < -4 and abs(dy) > abs(dx),
+        "bounce": np.ptp(cy) > 4 and np.ptp(cy) > np.ptp(cx),
+        "grow": growth > 1.4,
+        "shrink": growth < 1 / 1.4,
+    }[motion]
+    details = dict(background=bg_name, colour=top, share=round(share, 2), dx=round(float(dx), 1),
+                   dy=round(float(dy), 1), growth=round(float(growth), 2))
+    passed = bg_name == background and share > 0.5 and bool(ok_motion)
+    return passed, details
+
+
+def eval_pairs(count, seed=2024):
+    rng = np.random.default_rng(seed)
+    combos = combinations()
+    pairs = []
+    for i in range(count):
+        c = combos[rng.integers(len(combos))]
+        pairs.append((c, int(rng.integers(0, 2**31 - 1))))
+    return pairs
+
+
+def contact_sheet(rows, path, columns=9, scale=2):
+    """rows: [(caption, frames [F, H, W, 3] in [0, 1])] -> PNG with a caption strip above each row."""
+    from PIL import Image, ImageDraw
+
+    tile = SIZE * scale
+    strip = 14
+    sheet = Image.new("RGB", (columns * tile, len(rows) * (tile + strip)), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    for r, (text, frames) in enumerate(rows):
+        y = r * (tile + strip)
+        draw.text((4, y + 1), text, fill=(230, 230, 230))
+        picks = np.linspace(0, len(frames) - 1, columns).round().astype(int)
+        for c, f in enumerate(picks):
+            img = Image.fromarray((np.clip(frames[f], 0, 1) * 255).round().astype(np.uint8))
+            sheet.paste(img.resize((tile, tile), Image.NEAREST), (c * tile, y + strip))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sheet.save(path)
+
+
+def evaluate(args, log):
+    from diffusers import WanPipeline
+
+    pipe = WanPipeline.from_pretrained(args.out)
+    if args.flow_shift is not None:
+        pipe.scheduler = pipe.scheduler.from_config(pipe.scheduler.config, flow_shift=args.flow_shift)
+    pipe.set_progress_bar_config(disable=True)
+    start = time.time()
+    passed, by_motion = 0, {}
+    pairs = eval_pairs(args.eval_pairs)
+    for (colour, shape, motion, background), seed in pairs:
+        prompt = caption(colour, shape, motion, background)
+        frames = pipe(prompt, negative_prompt="", height=SIZE, width=SIZE, num_frames=args.eval_frames,
+                      num_inference_steps=args.eval_steps, guidance_scale=args.guidance,
+                      generator=torch.Generator().manual_seed(seed), output_type="np").frames[0]
+        ok, details = measure(frames, colour, motion, background)
+        passed += ok
+        tally = by_motion.setdefault(motion, [0, 0])
+        tally[0] += ok
+        tally[1] += 1
+        log(f"{'PASS' if ok else 'FAIL'} seed {seed} '{prompt}' {details}")
+    log(f"eval: {passed}/{len(pairs)} passed ({100.0 * passed / len(pairs):.0f}%), frames {args.eval_frames}, "
+        f"steps {args.eval_steps}, guidance {args.guidance}, flow_shift {pipe.scheduler.config.flow_shift}, "
+        f"by motion {by_motion} ({time.time() - start:.0f}s)")
+    if args.sheet:
+        sheet_prompts = [("red", "circle", "right", "black"), ("blue", "square", "left", "white"),
+                         ("yellow", "circle", "up", "dark blue"), ("green", "square", "down", "gray"),
+                         ("white", "circle", "bounce", "black"), ("purple", "square", "grow", "white"),
+                         ("red", "square", "shrink", "gray")]
+        rows = []
+        for i, c in enumerate(sheet_prompts):
+            prompt = caption(*c)
+            frames = pipe(prompt, negative_prompt="", height=SIZE, width=SIZE, num_frames=args.eval_frames,
+                          num_inference_steps=args.eval_steps, guidance_scale=args.guidance,
+                          generator=torch.Generator().manual_seed(i), output_type="np").frames[0]
+            rows.append((prompt, frames))
+        contact_sheet(rows, args.sheet)
+        log(f"contact sheet: {args.sheet}")
+    return passed, len(pairs)
+
+
+# MARK: - Main
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--work", default=os.path.join(REPO, "out", "demo-train"), help="checkpoints, caches, log")
+    p.add_argument("--out", default=os.path.join(REPO, "models", "demo"), help="diffusers folder to write")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --work")
+    p.add_argument("--eval", action="store_true", help="only evaluate --out with WanPipeline")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--vae-steps", type=int, default=1600)
+    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--vae-kl", type=float, default=1e-4)
+    p.add_argument("--clips", type=int, default=2400, help="training clips whose latents are cached")
+    p.add_argument("--steps", type=int, default=2400, help="transformer steps")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--eval-pairs", type=int, default=50)
+    p.add_argument("--eval-steps", type=int, default=30)
+    p.add_argument("--eval-frames", type=int, default=SHORT_FRAMES)
+    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--flow-shift", type=float, default=None, help="override the exported scheduler's shift")
+    p.add_argument("--sheet", default=os.path.join(REPO, "docs", "images", "demo-contact-sheet-pytorch.png"))
+    args = p.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    log = Log(os.path.join(args.work, "train.log"))
+    if args.eval:
+        evaluate(args, log)
+        return
+    if not args.resume and any(os.path.exists(os.path.join(args.work, f)) for f in
+                               ("vae_ckpt.pt", "transformer_ckpt.pt", "latents.pt", "tokenizer")):
+        sys.exit(f"{args.work} holds a previous run: pass --resume to continue it, or delete it to start over")
+    t0 = time.time()
+    tokenizer_dir = build_tokenizer(args.work, log)
+    tokenizer, text_encoder = build_text_encoder(args.work, tokenizer_dir, log)
+    t1 = time.time()
+    vae = train_vae(args, log)
+    t2 = time.time()
+    cache = cache_latents(args, vae, log)
+    t3 = time.time()
+    transformer = train_transformer(args, cache, tokenizer, text_encoder, log)
+    t4 = time.time()
+    export(args, tokenizer, text_encoder, vae, transformer, cache, log)
+    log(f"times: tokenizer+text {t1 - t0:.0f}s, vae {t2 - t1:.0f}s, latents {t3 - t2:.0f}s, "
+        f"transformer {t4 - t3:.0f}s, total {time.time() - t0:.0f}s (this invocation)")
+
+
+if __name__ == "__main__":
+    main()
