@@ -337,8 +337,14 @@ def train_vae(args, log):
     start, window = time.time(), []
     while step < args.vae_steps:
         torch.manual_seed(args.seed * 100003 + step)
-        full = step % 4 == 3
-        x = vae_batch(args.seed, step, 2 if full else 4, 5 if full else 9, 64 if full else 32)
+        if step < args.vae_steps_a:
+            # Phase A (cheap): 9-frame 32x32 crops, with a full-size 5-frame batch every 4th step.
+            full = step % 4 == 3
+            x = vae_batch(args.seed, step, 2 if full else 4, 5 if full else 9, 64 if full else 32)
+        else:
+            # Phase B: whole 64x64 frames, 13 frames = 4 latent frames, so that the decoder also learns the
+            # steady state of its causal caches (from the 3rd latent frame on); without it, long clips drift.
+            x = vae_batch(args.seed, step, 1, 13, 64)
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.vae_steps, args.vae_lr, 50)
         posterior = vae.encode(x).latent_dist
@@ -623,10 +629,11 @@ def main():
     p.add_argument("--eval", action="store_true", help="only evaluate --out with WanPipeline")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--vae-steps", type=int, default=1600)
+    p.add_argument("--vae-steps-a", type=int, default=1000, help="VAE steps on small crops (phase A)")
     p.add_argument("--vae-lr", type=float, default=1e-3)
     p.add_argument("--vae-kl", type=float, default=1e-4)
     p.add_argument("--clips", type=int, default=2400, help="training clips whose latents are cached")
-    p.add_argument("--steps", type=int, default=2400, help="transformer steps")
+    p.add_argument("--steps", type=int, default=1800, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--ema", type=float, default=0.998)
