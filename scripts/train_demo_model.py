@@ -315,6 +315,16 @@ def vae_batch(seed, step, batch, frames, crop):
     return torch.stack(items)
 
 
+def vae_lr(step, args):
+    """The VAE learning rate schedule. It grew phase by phase while the committed model was trained (see the
+    phases in train_vae); this function reproduces exactly the rates that run used."""
+    if step < args.vae_steps_b:
+        return cosine_lr(step, 1600, 1e-3, 50)
+    if step < args.vae_steps_c:
+        return cosine_lr(step, 1800, 1e-3, 50)
+    return cosine_lr(step - args.vae_steps_c, args.vae_steps - args.vae_steps_c, args.vae_lr, 20)
+
+
 def train_vae(args, log):
     from diffusers import AutoencoderKLWan
 
@@ -345,11 +355,15 @@ def train_vae(args, log):
             # Phase B: whole 64x64 frames, 13 frames = 4 latent frames, so that the decoder also learns the
             # steady state of its causal caches (from the 3rd latent frame on); without it, long clips drift.
             x = vae_batch(args.seed, step, 1, 13, 64)
-        else:
+        elif step < args.vae_steps_c or step % 4 == 3:
             # Phase C: as B, but deterministic latents (see below).
             x = vae_batch(args.seed, step, 1, 13, 64)
+        else:
+            # Phase D: mostly batches of 8 single frames (cheap; the spatial layers, where object colour and
+            # shape are learnt, dominate), every 4th step one 13-frame clip as in phase C.
+            x = vae_batch(args.seed, step, 8, 1, 64)
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, args.vae_steps, args.vae_lr, 50)
+            g["lr"] = vae_lr(step, args)
         posterior = vae.encode(x).latent_dist
         if step < args.vae_steps_b:
             z = posterior.sample()
@@ -642,10 +656,11 @@ def main():
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --work")
     p.add_argument("--eval", action="store_true", help="only evaluate --out with WanPipeline")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--vae-steps", type=int, default=1800)
+    p.add_argument("--vae-steps", type=int, default=3400)
     p.add_argument("--vae-steps-a", type=int, default=1000, help="VAE steps on small crops (phase A)")
     p.add_argument("--vae-steps-b", type=int, default=1300, help="VAE steps before phase C (deterministic)")
-    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--vae-steps-c", type=int, default=1400, help="VAE steps before phase D (mostly images)")
+    p.add_argument("--vae-lr", type=float, default=5e-4)
     p.add_argument("--vae-kl", type=float, default=1e-4)
     p.add_argument("--clips", type=int, default=2400, help="training clips whose latents are cached")
     p.add_argument("--steps", type=int, default=1800, help="transformer steps")
