@@ -2,11 +2,27 @@
 // The package: a Wan2.1 video diffusion engine that runs on one CPU machine or a cluster of them.
 import PackageDescription
 
+// Architecture-specific settings; other architectures build the portable code paths.
+#if arch(x86_64)
+/// `Extern` lets CRC32C.swift name the SSE4.2 crc32 instruction; `-mcrc32` lets the compiler emit it (the
+/// instruction runs only after a CPU check; elsewhere the software CRC runs).
+let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern"), .unsafeFlags(["-Xcc", "-mcrc32"])]
+/// AVX2 for the SIMD8 kernels: the same CPU level the pinned OpenBLAS Haswell kernels need. Swift does not
+/// fuse a * b + c into FMA on its own, so results are the same bits as a portable build.
+let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
+let modelSwiftSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Sora",
     products: [
         .executable(name: "coordinator", targets: ["Coordinator"]),
         .executable(name: "worker", targets: ["Worker"]),
+        .executable(name: "bench-model", targets: ["ModelBench"]),
+        .executable(name: "bench-wire", targets: ["WireBench"]),
+        .executable(name: "faultproxy", targets: ["FaultProxy"]),
     ],
     targets: [
         // OpenBLAS's CBLAS interface, found through pkg-config.
@@ -16,15 +32,31 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         // Tensors, kernels, checkpoints, the Wan transformer, VAE, text encoder, schedulers, generation.
-        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // On x86-64, Model is compiled for Haswell (AVX2 + FMA), which OpenBLAS's pinned kernels already require
+        // (Sources/Model/Runtime/BLASRuntime.swift); Swift never contracts a * b + c into an FMA on its own, so
+        // results stay the same operation by operation. (`x86-64-v3` is not a name Swift's clang importer accepts.)
+        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: modelSwiftSettings),
         // The cluster protocol: frames, messages, authentication, sockets.
-        .target(name: "Wire"),
+        // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
+        .target(
+            name: "Wire",
+            swiftSettings: wireSwiftSettings
+        ),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
         .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
+        // `bench-model`: the transformer forward pass against cblas_sgemm and PyTorch (scripts/bench-model.sh).
+        .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
+        // Wire throughput against a raw socket (scripts/bench-wire.sh).
+        .executableTarget(name: "WireBench", dependencies: ["Wire"]),
+        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
+        .executableTarget(name: "FaultProxy"),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
+        // Real coordinator and worker processes on loopback (runs the built binaries).
+        .testTarget(name: "ClusterTests", dependencies: ["Coordinator", "Model", "Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )

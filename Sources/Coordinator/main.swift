@@ -6,7 +6,23 @@ import Wire
 /// Every top-level subcommand, in the order `--help` lists them.
 let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
+    GenerateCommand.self,
+    InitModelCommand.self,
+    ServeCommand.self,
+    SubmitCommand.self,
+    StatusCommand.self,
+    WaitCommand.self,
+    CancelCommand.self,
+    PlanCommand.self,
+    InitTokenCommand.self,
+    DebugCommand.self,
 ]
+
+// Same kernels on every machine: same bytes for the same job (may re-execute this program once).
+BLASRuntime.pinKernels()
+
+// A peer or child process that goes away must give an error on write, not kill the process.
+signal(SIGPIPE, SIG_IGN)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "--version" {

@@ -13,7 +13,7 @@ enum VersionCommand: Command {
             return 0
         }
         _ = try CommandLineOptions(arguments, specs: [])
-        print("coordinator \(modelEngineVersion) (wire \(wireModuleVersion))")
+        print("coordinator \(modelEngineVersion) (wire \(wireModuleVersion)), OpenBLAS kernels: \(BLASRuntime.coreName)")
         return 0
     }
 }

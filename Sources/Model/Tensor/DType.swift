@@ -28,8 +28,8 @@ extension DType {
             (UnsafeMutableRawPointer(destination)).copyMemory(from: source, byteCount: count * 4)
         case .float16:
             for index in 0..<count {
-                let bits = source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)
-                destination[index] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+                destination[index] = DType.float16ToFloat(bits)
             }
         case .bfloat16:
             for index in 0..<count {
@@ -56,6 +56,20 @@ extension DType {
                 destination.storeBytes(of: bits, toByteOffset: index * 2, as: UInt16.self)
             }
         }
+    }
+
+    /// The float32 value of a binary16 bit pattern, exactly (branch-free, so loops over it vectorise; CPUs
+    /// without F16C would otherwise call a library routine per element). The exponent and mantissa bits
+    /// shifted into float32 position and scaled by 2^112 give normals and subnormals; infinities and NaNs
+    /// (exponent all ones) get the float32 all-ones exponent, keeping the NaN payload.
+    @inline(__always)
+    public static func float16ToFloat(_ bits: UInt16) -> Float {
+        let magnitude = UInt32(bits & 0x7FFF)
+        let sign = UInt32(bits & 0x8000) << 16
+        let finite = Float(bitPattern: magnitude << 13) * 0x1p112
+        let special = Float(bitPattern: (magnitude << 13) | 0x7F80_0000)
+        let value = magnitude >= 0x7C00 ? special : finite
+        return Float(bitPattern: value.bitPattern | sign)
     }
 
     /// The bfloat16 bit pattern nearest to `value` (round to nearest, ties to even; NaN kept quiet).

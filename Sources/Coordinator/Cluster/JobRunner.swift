@@ -1,0 +1,312 @@
+// Runs one cluster job: text on the coordinator, each denoising step's (window, branch) passes through the
+// workers' pipelines, the step and a checkpoint on the coordinator, then the VAE decode into the result file.
+import Foundation
+import Model
+import Wire
+
+/// Where the job's stages are: one list of worker names per pipeline, stage by stage.
+struct Placement: Sendable {
+    var epoch: Int
+    var pipelines: [[String]]
+    /// The connection generation of each worker when it was assigned (a failure of an older one is stale).
+    var generations: [String: Int]
+    /// The plan number each worker's stage was assigned under (a report tagged with an older one is stale).
+    var stageEpochs: [String: Int]
+    var plan: StagePlan
+}
+
+/// A step could not finish because a worker of the placement failed.
+struct StepFailure: Error, CustomStringConvertible {
+    let worker: String
+    let reason: String
+    var description: String { "worker \(worker): \(reason)" }
+}
+
+/// The job was cancelled by a client.
+struct JobCancelled: Error {}
+
+/// Runs jobs one after the other; owns the pool's event stream while it does.
+final class JobRunner {
+    let model: CoordinatorModel
+    let pool: WorkerPool
+    let book: JobBook
+    let config: ClusterConfig
+    private var events: AsyncStream<PoolEvent>.Iterator
+    private var epoch = 0
+
+    init(model: CoordinatorModel, pool: WorkerPool, book: JobBook, config: ClusterConfig) {
+        self.model = model
+        self.pool = pool
+        self.book = book
+        self.config = config
+        events = pool.events.makeAsyncIterator()
+    }
+
+    func log(_ message: String) { FileHandle.standardError.write(Data("coordinator: \(message)\n".utf8)) }
+
+    /// Waits for the next pool event (a wake arrives at least every second).
+    func nextEvent() async -> PoolEvent {
+        await events.next() ?? .wake
+    }
+
+    // MARK: - A job
+
+    func run(_ record: JobRecord) async {
+        let id = record.id
+        let folder = book.folder(of: id)
+        await book.update(id) { $0.state = .running; $0.phase = "encoding text"; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
+        log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
+        do {
+            let spec = record.spec
+            let model = self.model
+            let texts: [Tensor] = try await onThread {
+                let conditional = try model.encodePrompt(spec.prompt, maxSequenceLength: spec.maxSequenceLength)
+                var texts = [try model.projectText(conditional)]
+                if spec.usesGuidance {
+                    let negative = try model.encodePrompt(spec.negativePrompt, maxSequenceLength: spec.maxSequenceLength)
+                    texts.append(try model.projectText(negative))
+                }
+                return texts
+            }
+            let checkpoint = (folder as NSString).appendingPathComponent("checkpoint.safetensors")
+            var loop: DenoisingLoop
+            if FileManager.default.fileExists(atPath: checkpoint) {
+                loop = try GenerationCheckpoint.load(
+                    path: checkpoint, job: id, plan: try model.windowPlan(for: spec),
+                    guidanceScale: Float(spec.guidanceScale), scheduler: try model.scheduler(for: spec))
+                log("\(id): resuming from the checkpoint after step \(loop.stepIndex)")
+            } else {
+                loop = try model.makeLoop(for: spec)
+            }
+            let context = JobContext(
+                jobID: id, specJSON: [],
+                tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
+            let planning = try model.planningModel(for: spec)
+            var placement: Placement?
+            while !loop.isFinished {
+                try await checkCancelled(id)
+                var results: [WorkUnitID: Tensor] = [:]
+                let stepStarted = Date()
+                while true {
+                    if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
+                    let attemptStarted = Date()
+                    do {
+                        try await runStep(id: id, loop: loop, texts: texts, placement: placement!, results: &results)
+                        break
+                    } catch let failure as StepFailure {
+                        log("\(id): step \(loop.stepIndex + 1) failed on \(failure); re-planning over the remaining workers")
+                        placement = nil
+                        await pool.forgetStages()
+                        let lost = Date().timeIntervalSince(attemptStarted)
+                        await book.update(id) { $0.stepsRedone += 1; $0.secondsLost += lost; $0.message = "step \(loop.stepIndex + 1) redone after \(failure)" }
+                    }
+                }
+                let current = loop
+                let finished = results
+                loop = try await onThread {
+                    var next = current
+                    try next.advance(with: finished)
+                    return next
+                }
+                try GenerationCheckpoint.save(loop, job: id, to: checkpoint)
+                let seconds = Date().timeIntervalSince(stepStarted)
+                log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
+                await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = "denoising" }
+            }
+            try await checkCancelled(id)
+            await book.update(id) { $0.phase = "decoding" }
+            let kind = VideoOutputKind(rawValue: record.output) ?? .y4m
+            let partial = (folder as NSString).appendingPathComponent("result.partial.\(record.output)")
+            let final = (folder as NSString).appendingPathComponent(record.resultName)
+            let latents = loop.latents
+            try await onThread {
+                let sink = try kind.makeSink(
+                    path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                try model.decode(latents, into: sink) { _, _ in }
+            }
+            guard rename(partial, final) == 0 else { throw ClusterError("cannot rename \(partial) to \(final): errno \(errno)") }
+            let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
+            await book.update(id) {
+                $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+            }
+            log("\(id): finished, \(size) bytes in \(final)")
+            await pool.release(id, reason: "finished")
+        } catch is JobCancelled {
+            await book.update(id) { $0.state = .cancelled; $0.phase = "cancelled"; $0.finishedAt = Date().timeIntervalSince1970 }
+            log("\(id): cancelled")
+            await pool.release(id, reason: "cancelled")
+        } catch {
+            await book.update(id) {
+                $0.state = .failed; $0.phase = "failed"; $0.message = "\(error)"; $0.finishedAt = Date().timeIntervalSince1970
+            }
+            log("\(id): failed: \(error)")
+            await pool.release(id, reason: "failed")
+        }
+    }
+
+    private func checkCancelled(_ id: String) async throws {
+        if await book.isCancelRequested(id) { throw JobCancelled() }
+    }
+
+    // MARK: - Placement
+
+    /// Plans stages over the connected workers, assigns them and sends the job's constants. While the model does
+    /// not fit, the job waits in the "waiting" state and retries whenever a worker arrives.
+    private func place(id: String, planning: PlanningModel, context: JobContext) async throws -> Placement {
+        var excluded: [String: String] = [:]
+        while true {
+            try await checkCancelled(id)
+            let workers = await pool.connected().filter { excluded[$0.name] == nil }
+            let plan: StagePlan
+            do {
+                plan = try StagePlanner.plan(
+                    model: planning, workers: workers.map(ClusterPlanning.planningWorker),
+                    maxInflightPerStage: config.scheduler.maxInflightPerStage)
+            } catch let error as PlanningError {
+                let note = excluded.isEmpty ? "" : " (refused: " + excluded.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")"
+                let message = "insufficient workers: \(workers.count) of \(config.workers.count) connected; \(error.description)\(note)"
+                let previous = await book.record(id)
+                if previous?.state != .waiting || previous?.message != message {
+                    log("\(id): waiting: \(message)")
+                    await book.update(id) { $0.state = .waiting; $0.phase = "waiting for workers"; $0.message = message }
+                }
+                _ = await nextEvent()
+                excluded = [:]
+                continue
+            }
+            epoch += 1
+            var generations: [String: Int] = [:]
+            var stageEpochs: [String: Int] = [:]
+            var failed = false
+            let pipelines = plan.pipelines.map { $0.map(\.worker) }
+            let described = plan.pipelines.map { $0.map { "\($0.worker)[\($0.layers.lowerBound)..<\($0.layers.upperBound)]" } }
+            for stages in plan.pipelines where !failed {
+                for (index, stage) in stages.enumerated().reversed() {
+                    let nextHop = index + 1 < stages.count
+                        ? config.workers.first { $0.name == stages[index + 1].worker }!.address.description : ""
+                    let key = StageKey(
+                        layers: stage.layers, stageIndex: index, stageCount: stages.count, nextHop: nextHop,
+                        maxInflight: config.scheduler.maxInflightPerStage)
+                    let options = StageOptions(
+                        maxInflightPerStage: config.scheduler.maxInflightPerStage, planEpoch: epoch,
+                        activationBytes: planning.activationBytes, workspaceBytes: planning.workspaceBytes)
+                    let message = AssignStage(
+                        stageIndex: UInt16(index), stageCount: UInt16(stages.count), modelReference: config.model,
+                        layerStart: UInt32(stage.layers.lowerBound), layerEnd: UInt32(stage.layers.upperBound),
+                        includesEntry: false, includesExit: false, configHash: model.configHash, activationDType: .float32,
+                        nextHop: nextHop, optionsJSON: ArraySlice(try JSONEncoder().encode(options)))
+                    do {
+                        guard let link = await pool.link(stage.worker) else { throw ClusterError("not connected") }
+                        generations[stage.worker] = link.generation
+                        let ready = try await pool.assign(stage.worker, key: key, epoch: epoch, message: message)
+                        stageEpochs[stage.worker] = await pool.link(stage.worker)?.stageEpoch ?? epoch
+                        if let ready {
+                            log("\(id): \(stage.worker) hosts blocks \(stage.layers.lowerBound)..<\(stage.layers.upperBound) (stage \(index + 1)/\(stages.count)), weights \(formatBytes(Int(ready.weightBytes))), resident \(formatBytes(Int(ready.residentBytes))), loaded in \(ready.loadMilliseconds) ms")
+                        }
+                        try await pool.sendContext(stage.worker, context: context)
+                    } catch {
+                        log("\(id): \(stage.worker) could not take its stage: \(error)")
+                        if case TransportError.remote(let report) = error,
+                           [.resourceExhausted, .configMismatch, .notFound, .invalidArgument].contains(report.code) {
+                            excluded[stage.worker] = report.message
+                        }
+                        await pool.forgetStages()
+                        failed = true
+                        break
+                    }
+                }
+            }
+            if failed {
+                try await Task.sleep(nanoseconds: 200_000_000)
+                continue
+            }
+            await book.update(id) { $0.state = .running; $0.phase = "denoising"; $0.placement = described; if $0.message?.hasPrefix("insufficient") == true { $0.message = nil } }
+            log("\(id): placement \(epoch): " + described.map { $0.joined(separator: " -> ") }.joined(separator: " | "))
+            return Placement(epoch: epoch, pipelines: pipelines, generations: generations, stageEpochs: stageEpochs, plan: plan)
+        }
+    }
+
+    // MARK: - One step
+
+    private func runStep(
+        id: String, loop: DenoisingLoop, texts: [Tensor], placement: Placement, results: inout [WorkUnitID: Tensor]
+    ) async throws {
+        let units = loop.pendingUnits().filter { results[$0] == nil }
+        guard !units.isEmpty else { return }
+        var dispatcher = StepDispatcher(
+            units: units, pipelineCount: placement.pipelines.count,
+            capacityPerPipeline: config.scheduler.maxInflightPerStage)
+        var entries: [WorkUnitID: TransformerStageState] = [:]
+        let model = self.model
+        func perform(_ actions: [DispatchAction<WorkUnitID>]) async throws {
+            for case .send(let unit, let pipeline) in actions {
+                let input = try loop.input(for: unit)
+                let text = texts[unit.branch == .conditional ? 0 : min(1, texts.count - 1)]
+                let state = try await onThread { try model.entry(input, projectedText: text) }
+                entries[unit] = state
+                let tensors = [
+                    try StageTensors.pack(StageTensors.hiddenStates, state.hiddenStates),
+                    try StageTensors.pack(StageTensors.timestepProjection, state.timestepProjection),
+                    try StageTensors.pack(StageTensors.timeEmbedding, state.timeEmbedding),
+                    try StageTensors.pack(StageTensors.grid, StageTensors.gridTensor(state.grid)),
+                ]
+                let key = MicroBatchKey(
+                    jobID: id, step: UInt32(unit.step), window: UInt32(unit.window), branch: UInt8(unit.branch.rawValue))
+                let first = placement.pipelines[pipeline][0]
+                guard let link = await pool.link(first), link.generation == placement.generations[first] else {
+                    throw StepFailure(worker: first, reason: "not connected")
+                }
+                do {
+                    _ = try await link.connection.request(.forward(Forward(key: key, tensors: tensors)), timeoutSeconds: 60)
+                } catch {
+                    throw StepFailure(worker: first, reason: "forward refused: \(error)")
+                }
+            }
+        }
+        try await perform(dispatcher.fill())
+        while !dispatcher.isComplete {
+            let event = await nextEvent()
+            try await checkCancelled(id)
+            switch event {
+            case .result(let worker, _, let result):
+                let key = result.key
+                guard key.jobID == id, Int(key.step) == loop.stepIndex,
+                      let branch = GuidanceBranch(rawValue: Int(key.branch)),
+                      let pipeline = placement.pipelines.firstIndex(where: { $0.last == worker }) else { continue }
+                let unit = WorkUnitID(step: Int(key.step), window: Int(key.window), branch: branch)
+                let (accepted, actions) = dispatcher.complete(unit, pipeline: pipeline)
+                guard accepted, let state = entries.removeValue(forKey: unit) else { continue }
+                let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: result.tensors, in: "forwardResult")
+                results[unit] = try await onThread { try model.exit(state, blocksOutput: hidden) }
+                try await perform(actions)
+            case .failure(let worker, let generation, let reason):
+                guard placement.generations[worker] == generation else { continue }
+                if let reported = Self.planEpoch(in: reason), reported < placement.stageEpochs[worker, default: 0] { continue }
+                throw StepFailure(worker: worker, reason: reason)
+            case .joined, .wake:
+                continue
+            }
+        }
+    }
+
+    /// The plan number a worker's failure report starts with (`[plan N] ...`).
+    static func planEpoch(in reason: String) -> Int? {
+        guard reason.hasPrefix("[plan "), let close = reason.firstIndex(of: "]") else { return nil }
+        return Int(reason[reason.index(reason.startIndex, offsetBy: 6)..<close])
+    }
+}
+
+/// Runs blocking work on a thread of its own and returns its result (keeps the cooperative pool free).
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Turns cluster.yaml's workers into the planner's.
+enum ClusterPlanning {
+    /// A worker's budget, with its thread count as its relative speed (no timing calibration yet).
+    static func planningWorker(_ entry: WorkerEntry) -> PlanningWorker {
+        PlanningWorker(name: entry.name, memoryBytes: entry.memoryBytes, layersPerSecond: Double(entry.threads))
+    }
+}

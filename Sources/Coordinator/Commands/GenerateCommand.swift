@@ -1,0 +1,90 @@
+// `coordinator generate`: one process does the whole job, prompt to video file.
+import Foundation
+import Model
+
+/// Generates a video from a prompt in this process.
+enum GenerateCommand: Command {
+    static let name = "generate"
+    static let summary = "generate a video from a prompt in this process"
+
+    static let specs: [OptionSpec] = [
+        .value("--model", "DIR", "diffusers-layout model folder (default: the built-in demo model)"),
+        .value("--prompt", "TEXT", "what the video shows (required)"),
+        .value("--negative-prompt", "TEXT", "what to steer away from (used when guidance > 1)"),
+        .value("--width", "W", "width in pixels, a multiple of 16 (default: the model's)"),
+        .value("--height", "H", "height in pixels, a multiple of 16 (default: the model's)"),
+        .value("--frames", "N", "video frames, 4k+1 (default: the model's)"),
+        .value("--duration", "SECONDS", "length in seconds instead of --frames (rounded up to 4k+1 frames)"),
+        .value("--fps", "N", "frames per second (default: the model's, 16 for Wan)"),
+        .value("--steps", "N", "denoising steps (default: the model's, 50 for Wan)"),
+        .value("--guidance", "G", "classifier-free guidance scale; <= 1 turns it off (default: the model's)"),
+        .value("--shift", "S", "flow shift (default: the scheduler config's)"),
+        .value("--scheduler", "unipc|euler", "sampler (default: the scheduler config's)"),
+        .value("--seed", "N", "seed of the initial noise (default 0)"),
+        .value("--max-sequence-length", "N", "text tokens per prompt (default 512)"),
+        .value("--window-frames", "N", "latent frames per temporal window (default 21)"),
+        .value("--window-overlap", "N", "latent frames shared by neighbouring windows (default 5)"),
+        .value("--threads", "N", "compute threads (default: all cores)"),
+        .value("--latents", "FILE", "initial latent from a safetensors file (tensor 'latents'), for parity runs"),
+        .value("--out", "FILE", "output: .y4m, .mp4 (needs ffmpeg), .png (still or contact sheet), .safetensors"),
+        .flag("--quiet", "no progress bar"),
+    ]
+
+    static func run(_ arguments: [String]) throws -> Int32 {
+        if arguments.contains("--help") {
+            print(usageText(
+                synopsis: "coordinator generate --prompt TEXT --out FILE [options]",
+                description: """
+                    Runs a text-to-video job end to end in this process: encodes the prompt, denoises the latent \
+                    (in overlapping temporal windows when the video is longer than one window), decodes it with \
+                    the causal VAE and streams frames into FILE. Prints a progress bar on stderr and a summary line.
+                    """,
+                specs: specs))
+            return 0
+        }
+        let options = try CommandLineOptions(arguments, specs: specs)
+        let started = Date()
+        if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
+        let modelPath = try options.string("--model") ?? DefaultModel.locate(log: { printError("generate: \($0)") })
+        let folder = try ModelFolder(path: modelPath)
+        var spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
+        try spec.validate()
+        let output = try options.required("--out")
+        let kind = try VideoOutputKind(path: output)
+        var initialLatents: Tensor?
+        if let latentsPath = options.string("--latents") {
+            initialLatents = try SafeTensorsFile(path: latentsPath).tensor(named: "latents").float32()
+        }
+        let quiet = options.flag("--quiet")
+        if !quiet { printError("generate: loading model \(modelPath)") }
+        let pipeline = try WanVideoPipeline(folder: folder)
+        let sink = try kind.makeSink(path: output, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+        let plan = try WindowPlan(latentFrames: spec.latentFrames, windowFrames: spec.windowFrames, overlap: spec.windowOverlap)
+        let unitsPerStep = plan.windows.count * (spec.usesGuidance ? 2 : 1)
+        if !quiet {
+            printError("generate: \(spec.width)x\(spec.height), \(spec.frames) frames (\(spec.latentFrames) latent), \(spec.steps) steps, \(plan.windows.count) window(s) x \(spec.usesGuidance ? 2 : 1) branch(es) per step")
+        }
+        let denoising = quiet ? nil : ProgressBar(label: "denoise", total: spec.steps * unitsPerStep)
+        var decoding: ProgressBar?
+        try pipeline.generate(spec, initialLatents: initialLatents, into: sink) { event in
+            switch event {
+            case .encodingText: break
+            case .unit(let step, let steps, let done, let perStep):
+                denoising?.update(step * perStep + done, detail: "step \(step + 1)/\(steps) unit \(done)/\(perStep)")
+            case .stepFinished: break
+            case .decoding(let done, let frames):
+                if quiet { break }
+                if decoding == nil {
+                    denoising?.finish()
+                    decoding = ProgressBar(label: "decode ", total: frames)
+                }
+                decoding?.update(done, detail: "frame \(done)/\(frames)")
+            }
+        }
+        decoding?.finish()
+        let seconds = Date().timeIntervalSince(started)
+        let peak = ResourceUsage.peakResidentBytes.map(formatBytes) ?? "unknown"
+        print("generated \(output): \(spec.frames) frames \(spec.width)x\(spec.height) in \(formatDuration(seconds)), peak memory \(peak)")
+        return 0
+    }
+}

@@ -1,0 +1,45 @@
+// diffusers WanAttention with WanAttnProcessor (text-to-video): q/k/v projections, RMSNorm across heads on q and
+// k, rotary embedding (self-attention), scaled dot-product attention, output projection.
+
+/// One attention layer of a Wan block: self-attention (`attn1`, with rotary embedding) or cross-attention to the
+/// text (`attn2`).
+public struct WanAttention: Sendable {
+    /// Number of heads.
+    public let heads: Int
+    let toQ: Linear
+    let toK: Linear
+    let toV: Linear
+    let toOut: Linear
+    let normQ: Tensor
+    let normK: Tensor
+    let eps: Float
+
+    /// Takes `<prefix>.to_q/to_k/to_v/to_out.0` and `<prefix>.norm_q/norm_k` weights from `store`.
+    public init(store: WeightStore, prefix: String, dim: Int, heads: Int, eps: Float) throws {
+        self.heads = heads
+        self.eps = eps
+        toQ = try Linear(store: store, prefix: prefix + ".to_q", inFeatures: dim, outFeatures: dim)
+        toK = try Linear(store: store, prefix: prefix + ".to_k", inFeatures: dim, outFeatures: dim)
+        toV = try Linear(store: store, prefix: prefix + ".to_v", inFeatures: dim, outFeatures: dim)
+        toOut = try Linear(store: store, prefix: prefix + ".to_out.0", inFeatures: dim, outFeatures: dim)
+        normQ = try store.take(prefix + ".norm_q.weight", shape: [dim]).float32()
+        normK = try store.take(prefix + ".norm_k.weight", shape: [dim]).float32()
+    }
+
+    /// Attends from `hiddenStates` `[B, N, dim]` to `context` (`[B, L, dim]`; `nil` for self-attention),
+    /// rotating queries and keys by `rotary` when given.
+    public func callAsFunction(_ hiddenStates: Tensor, context: Tensor? = nil, rotary: WanRotaryTables? = nil)
+        -> Tensor
+    {
+        let source = context ?? hiddenStates
+        var query = Ops.rmsNorm(toQ(hiddenStates), weight: normQ, eps: eps)
+        var key = Ops.rmsNorm(toK(source), weight: normK, eps: eps)
+        let value = toV(source)
+        if let rotary {
+            query = WanRotaryPosEmbed.apply(query, tables: rotary)
+            key = WanRotaryPosEmbed.apply(key, tables: rotary)
+        }
+        let attended = Ops.attention(query: query, key: key, value: value, heads: heads)
+        return toOut(attended)
+    }
+}

@@ -1,0 +1,411 @@
+// The shared state of a connection and its reader and writer threads.
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A request waiting for its reply.
+enum PendingReply: Sendable {
+    /// `request`: one reply resumes the caller.
+    case single(CheckedContinuation<Message, Error>)
+    /// `requestStream`: replies are yielded until a final one.
+    case stream(AsyncThrowingStream<Message, Error>.Continuation)
+}
+
+/// Work for the writer thread.
+enum WriteItem: Sendable {
+    /// Encode and send a frame, then report the outcome.
+    case frame(Message, requestID: UInt64, completion: (@Sendable (TransportError?) -> Void)?)
+    /// Stop sending: shut down our direction of the socket.
+    case shutdownWrite
+}
+
+/// The connection's threads and the state they share (everything mutable is behind one mutex).
+final class ConnectionCore: Sendable {
+    let socket: SocketHandle
+    let options: ConnectionOptions
+    let session: HandshakeSession
+    private let incoming: AsyncStream<IncomingMessage>.Continuation
+    private let writerWakeup = DispatchSemaphore(value: 0)
+    private let consumerWakeup = DispatchSemaphore(value: 0)
+    private let initiator: Bool
+    private let state: Mutex<State>
+
+    struct State: ~Copyable {
+        var pending: [UInt64: PendingReply] = [:]
+        var cancelledEarly: Set<UInt64> = []
+        var nextRequestID: UInt64
+        var queue: [WriteItem] = []
+        var queueHead = 0
+        var closing = false
+        var writeShut = false
+        var writerBusy = false
+        var farewell: Message?
+        var closed: TransportError?
+        var peerGoodbye: String?
+        var monitor: HeartbeatMonitor
+        var bufferedIncoming = 0
+        var closeWaiters: [CheckedContinuation<TransportError, Never>] = []
+        var lastRoundTrip: UInt64 = 0
+    }
+
+    init(socket: SocketHandle, options: ConnectionOptions, session: HandshakeSession, initiator: Bool,
+         incoming: AsyncStream<IncomingMessage>.Continuation) {
+        self.socket = socket
+        self.options = options
+        self.session = session
+        self.initiator = initiator
+        self.incoming = incoming
+        let interval = UInt64(max(0.01, options.heartbeatIntervalSeconds) * 1e9)
+        let dead = UInt64(max(0.02, options.deadAfterSeconds) * 1e9)
+        state = Mutex(State(
+            nextRequestID: initiator ? 1 : 2,
+            monitor: HeartbeatMonitor(intervalNanoseconds: interval, deadAfterNanoseconds: dead,
+                                      now: monotonicNanoseconds())))
+    }
+
+    func start(reader: HandOver<FrameReader>) {
+        Thread.detachNewThread { [self] in runWriter() }
+        Thread.detachNewThread { [self] in runReader(reader.value) }
+    }
+
+    // MARK: - Requests
+
+    func allocateRequestID() -> UInt64 {
+        state.withLock { state in
+            let id = state.nextRequestID
+            state.nextRequestID &+= 2
+            return id
+        }
+    }
+
+    func isOurs(_ id: UInt64) -> Bool { id != 0 && (id & 1 == 1) == initiator }
+
+    /// Registers a pending reply; false (and the pending already failed) if the connection is closed.
+    func register(_ id: UInt64, _ pending: PendingReply) -> Bool {
+        let failure: Error? = state.withLock { state in
+            if state.cancelledEarly.remove(id) != nil { return CancellationError() }
+            if let closed = state.closed { return closed }
+            state.pending[id] = pending
+            return nil
+        }
+        if let failure { PendingReplyOps.fail(pending, failure); return false }
+        return true
+    }
+
+    func failPending(_ id: UInt64, _ error: Error) {
+        let pending: PendingReply? = state.withLock { state in
+            guard let pending = state.pending.removeValue(forKey: id) else {
+                if error is CancellationError { state.cancelledEarly.insert(id) }
+                return nil
+            }
+            return pending
+        }
+        if let pending { PendingReplyOps.fail(pending, error) }
+    }
+
+    func scheduleTimeout(_ id: UInt64, seconds: Double, what: String) {
+        Task.detached { [self] in
+            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+            failPending(id, TransportError.timedOut(what: what, seconds: seconds))
+        }
+    }
+
+    var closeReason: TransportError? { state.withLock { $0.closed } }
+    var lastRoundTripNanoseconds: UInt64 { state.withLock { $0.lastRoundTrip } }
+
+    // MARK: - Writing
+
+    func enqueue(_ item: WriteItem) {
+        let refused: TransportError? = state.withLock { state in
+            if let closed = state.closed { return closed }
+            if case .frame(let message, _, _) = item, state.closing || state.writeShut,
+               message.kind != .goodbye && message.kind != .error {
+                return .closed(reason: "the connection is closing")
+            }
+            state.queue.append(item)
+            state.monitor.sent(at: monotonicNanoseconds())
+            return nil
+        }
+        if let refused {
+            if case .frame(_, _, let completion) = item { completion?(refused) }
+            return
+        }
+        writerWakeup.signal()
+    }
+
+    private func runWriter() {
+        while true {
+            writerWakeup.wait()
+            enum Next { case item(WriteItem), farewell(Message?, leftovers: [WriteItem], reason: TransportError), idle }
+            let next: Next = state.withLock { state in
+                if let closed = state.closed {
+                    let leftovers = Array(state.queue[state.queueHead...])
+                    state.queue = []
+                    state.queueHead = 0
+                    return .farewell(state.farewell, leftovers: leftovers, reason: closed)
+                }
+                guard state.queueHead < state.queue.count else { return .idle }
+                let item = state.queue[state.queueHead]
+                state.queueHead += 1
+                if state.queueHead > 64 && state.queueHead * 2 > state.queue.count {
+                    state.queue.removeFirst(state.queueHead)
+                    state.queueHead = 0
+                }
+                state.writerBusy = true
+                return .item(item)
+            }
+            switch next {
+            case .idle: continue
+            case .farewell(let message, let leftovers, let reason):
+                for case .frame(_, _, let completion) in leftovers { completion?(reason) }
+                if let message {
+                    let frame = OutgoingFrame(message, requestID: 0)
+                    try? socket.writeAll([frame.header[...]] + frame.segments)
+                }
+                socket.shutdownBoth()
+                return
+            case .item(.shutdownWrite):
+                state.withLock { $0.writeShut = true; $0.writerBusy = false }
+                socket.shutdownWrite()
+            case .item(.frame(let message, let requestID, let completion)):
+                let frame = makeFrame(message, requestID: requestID)
+                let payloadBytes = frame.payloadByteCount
+                var failure: TransportError?
+                if UInt64(payloadBytes) > session.peerMaxPayloadBytes {
+                    failure = .messageTooLarge(bytes: payloadBytes, peerLimit: session.peerMaxPayloadBytes)
+                } else if state.withLock({ $0.writeShut }) {
+                    failure = .closed(reason: "the connection is closing")
+                } else {
+                    do { try write(frame) } catch { failure = error }
+                }
+                state.withLock { $0.writerBusy = false }
+                completion?(failure)
+                if let failure, case .messageTooLarge = failure {} else if let failure {
+                    finalize(failure, farewell: nil)
+                }
+            }
+        }
+    }
+
+    /// Payloads at least this large carry their checksum in a trailer, computed piece by piece as they are
+    /// sent, so each piece is read from memory once, while it is in cache, instead of twice.
+    static let trailerThresholdBytes = 1 << 20
+    private static let streamPieceBytes = 512 << 10
+
+    private func makeFrame(_ message: Message, requestID: UInt64) -> OutgoingFrame {
+        guard options.payloadChecksums else { return OutgoingFrame(message, requestID: requestID, placement: .none) }
+        var writer = PayloadWriter()
+        message.encode(into: &writer)
+        let segments = writer.finish()
+        let length = segments.reduce(0) { $0 + $1.count }
+        return OutgoingFrame(kind: message.kind.rawValue, requestID: requestID, segments: segments,
+                             placement: length >= ConnectionCore.trailerThresholdBytes ? .trailer : .header)
+    }
+
+    private func write(_ frame: OutgoingFrame) throws(TransportError) {
+        guard frame.placement == .trailer else {
+            try socket.writeAll([frame.header[...]] + frame.segments)
+            return
+        }
+        var crc = CRC32C()
+        var pending: [ArraySlice<UInt8>] = [frame.header[...]]
+        for segment in frame.segments {
+            var offset = segment.startIndex
+            while offset < segment.endIndex {
+                let piece = segment[offset..<min(segment.endIndex, offset + ConnectionCore.streamPieceBytes)]
+                crc.update(bytes: piece)
+                pending.append(piece)
+                offset = piece.endIndex
+                if pending.reduce(0, { $0 + $1.count }) >= ConnectionCore.streamPieceBytes {
+                    try socket.writeAll(pending)
+                    pending = []
+                }
+            }
+        }
+        pending.append(OutgoingFrame.trailerBytes(crc.value)[...])
+        try socket.writeAll(pending)
+    }
+
+    // MARK: - Reading
+
+    private func runReader(_ reader: FrameReader) {
+        reader.maxPayloadBytes = options.maxPayloadBytes
+        reader.onBytes = { [self] _ in state.withLock { $0.monitor.received(at: monotonicNanoseconds()) } }
+        reader.wait = { [self] () throws(TransportError) in try waitReadable() }
+        while true {
+            do {
+                guard let frame = try reader.readFrame() else {
+                    let reason = state.withLock { state -> TransportError in
+                        if let goodbye = state.peerGoodbye { return .closed(reason: "peer said goodbye: \(goodbye)") }
+                        if state.closing { return .closed(reason: "closed by us") }
+                        return .closed(reason: "peer closed the connection")
+                    }
+                    finalize(reason, farewell: nil)
+                    return
+                }
+                try handle(frame)
+            } catch {
+                let farewell: Message?
+                switch error {
+                case .frame(let frameError): farewell = .error(ErrorReport(code: frameError.code, message: "\(frameError)"))
+                case .message(let messageError):
+                    farewell = .error(ErrorReport(code: messageError.code, message: "\(messageError)"))
+                case .peerSilent:
+                    farewell = .goodbye(reason: "no bytes from you for \(options.deadAfterSeconds) s")
+                default: farewell = nil
+                }
+                finalize(error, farewell: farewell)
+                return
+            }
+        }
+    }
+
+    /// Polls in short slices, running heartbeat ticks, until the socket is readable.
+    private func waitReadable() throws(TransportError) {
+        let sliceMilliseconds = Int32(max(5, min(250, options.heartbeatIntervalSeconds * 250)))
+        while true {
+            if let closed = closeReason { throw closed }
+            // Backpressure: while the application has too many unread messages, stop reading (and do not
+            // count the peer's silence against it: its bytes are waiting in our socket buffer).
+            let backlog = state.withLock { $0.bufferedIncoming >= options.maxBufferedIncomingMessages }
+            if !backlog {
+                var poller = pollfd(fd: socket.descriptor, events: Int16(POLLIN), revents: 0)
+                if poll(&poller, 1, sliceMilliseconds) > 0 { return }
+            } else {
+                _ = consumerWakeup.wait(timeout: .now() + .milliseconds(Int(sliceMilliseconds)))
+            }
+            let now = monotonicNanoseconds()
+            let actions = state.withLock { state in
+                if backlog { state.monitor.received(at: now) }
+                return state.monitor.tick(at: now)
+            }
+            for action in actions {
+                switch action {
+                case .sendHeartbeat(let beat):
+                    if !state.withLock({ $0.closing || $0.writeShut }) { enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil)) }
+                case .declareDead(let silent):
+                    throw .peerSilent(seconds: Double(silent) / 1e9)
+                }
+            }
+        }
+    }
+
+    private func handle(_ frame: Frame) throws(TransportError) {
+        let message: Message
+        do {
+            message = try frame.message()
+        } catch {
+            if case .unknownKind(let kind) = error {
+                // A newer peer's message we do not know: say so and carry on (the framing is intact).
+                enqueue(.frame(.error(ErrorReport(code: .unknownKind, message: "unknown message kind \(kind)")),
+                               requestID: frame.requestID, completion: nil))
+                return
+            }
+            throw .message(error)
+        }
+        switch message {
+        case .heartbeat(let beat):
+            enqueue(.frame(.heartbeatAck(beat), requestID: 0, completion: nil))
+            return
+        case .heartbeatAck(let beat):
+            let now = monotonicNanoseconds()
+            state.withLock { $0.lastRoundTrip = now >= beat.sentAtNanoseconds ? now - beat.sentAtNanoseconds : 0 }
+            return
+        case .goodbye(let reason):
+            state.withLock { $0.peerGoodbye = reason; $0.closing = true }
+            enqueue(.shutdownWrite)
+            return
+        default: break
+        }
+        if isOurs(frame.requestID) {
+            let pending: PendingReply? = state.withLock { state in
+                guard let pending = state.pending[frame.requestID] else { return nil }
+                if case .single = pending { state.pending[frame.requestID] = nil }
+                if case .stream = pending, message.endsRequest { state.pending[frame.requestID] = nil }
+                return pending
+            }
+            switch pending {
+            case .single(let continuation): continuation.resume(returning: message)
+            case .stream(let continuation):
+                if case .error(let report) = message {
+                    continuation.finish(throwing: TransportError.remote(report))
+                } else {
+                    continuation.yield(message)
+                    if message.endsRequest { continuation.finish() }
+                }
+            case nil: break  // a reply to a request that was cancelled or timed out: dropped
+            }
+            return
+        }
+        state.withLock { $0.bufferedIncoming += 1 }
+        incoming.yield(IncomingMessage(requestID: frame.requestID, message: message))
+    }
+
+    func consumedIncoming() {
+        state.withLock { $0.bufferedIncoming = max(0, $0.bufferedIncoming - 1) }
+        consumerWakeup.signal()
+    }
+
+    // MARK: - Closing
+
+    func beginClose(reason: String) {
+        let proceed = state.withLock { state -> Bool in
+            guard state.closed == nil, !state.closing else { return false }
+            state.closing = true  // from here only the goodbye (and error frames) may be queued
+            return true
+        }
+        guard proceed else { return }
+        enqueue(.frame(.goodbye(reason: reason), requestID: 0, completion: nil))
+        enqueue(.shutdownWrite)
+    }
+
+    /// Ends the connection once: fails every pending request, ends `incoming`, wakes both threads.
+    func finalize(_ reason: TransportError, farewell: Message?) {
+        let outcome = state.withLock { state -> (pending: [PendingReply], waiters: [CheckedContinuation<TransportError, Never>], busy: Bool)? in
+            guard state.closed == nil else { return nil }
+            state.closed = reason
+            state.farewell = state.writeShut ? nil : farewell
+            let pending = Array(state.pending.values)
+            state.pending = [:]
+            let waiters = state.closeWaiters
+            state.closeWaiters = []
+            return (pending, waiters, state.writerBusy)
+        }
+        guard let outcome else { return }
+        for pending in outcome.pending { PendingReplyOps.fail(pending, reason) }
+        incoming.finish()
+        // An idle writer sends the farewell and then shuts the socket. A busy one finishes its frame first,
+        // then does the same; if it is stuck (the peer stopped reading), a deadline shuts the socket anyway.
+        if farewell == nil {
+            socket.shutdownBoth()
+        } else if outcome.busy {
+            let socket = self.socket
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(1)) { socket.shutdownBoth() }
+        }
+        writerWakeup.signal()
+        consumerWakeup.signal()
+        for waiter in outcome.waiters { waiter.resume(returning: reason) }
+    }
+
+    func waitUntilClosed() async -> TransportError {
+        await withCheckedContinuation { (continuation: CheckedContinuation<TransportError, Never>) in
+            let closed: TransportError? = state.withLock { state in
+                if let closed = state.closed { return closed }
+                state.closeWaiters.append(continuation)
+                return nil
+            }
+            if let closed { continuation.resume(returning: closed) }
+        }
+    }
+}
+
+enum PendingReplyOps {
+    static func fail(_ pending: PendingReply, _ error: Error) {
+        switch pending {
+        case .single(let continuation): continuation.resume(throwing: error)
+        case .stream(let continuation): continuation.finish(throwing: error)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+// bench-wire: throughput of tensor messages over our protocol against a raw TCP send of the same bytes,
+// between two processes on loopback, plus small-message round-trip time. Run by scripts/bench-wire.sh.
+import Foundation
+import Wire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Receiver process
+
+/// The child process: a raw TCP sink and a Wire server, both on 127.0.0.1; prints both ports.
+func runReceiver() async throws {
+    guard let tokenHex = ProcessInfo.processInfo.environment["BENCH_WIRE_TOKEN"] else {
+        fatalError("bench-wire --receive needs BENCH_WIRE_TOKEN")
+    }
+    var options = ServerOptions(connection: ConnectionOptions(role: .worker, name: "bench-receiver",
+                                                              token: ClusterToken(bytes: decodeHex(tokenHex))))
+    options.connection.maxPayloadBytes = 600 << 20
+    let server = try WireServer.listen(on: "127.0.0.1:0", options: options)
+    let rawPort = try startRawSink()
+    FileHandle.standardOutput.write(Data("ports \(rawPort) \(server.address.port)\n".utf8))
+    for await connection in server.connections {
+        Task.detached {
+            for await request in connection.incoming {
+                if request.requestID != 0 { try? await connection.reply(to: request, with: .ok) }
+            }
+        }
+    }
+}
+
+/// Raw sink: for each message reads an 8-byte length then that many bytes into a reused buffer and answers
+/// with one byte; a length of 0 is a ping answered at once.
+func startRawSink() throws -> UInt16 {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(listener, $0, length) } }
+    listen(listener, 4)
+    withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(listener, $0, &length) }
+    }
+    let port = UInt16(bigEndian: address.sin_port)
+    Thread.detachNewThread {
+        let connection = accept(listener, nil, nil)
+        tune(connection)
+        var buffer = [UInt8](repeating: 0, count: 300 << 20)
+        var header: UInt64 = 0
+        while true {
+            guard readFully(connection, &header, 8) else { return }
+            let count = Int(header)
+            let ok = buffer.withUnsafeMutableBytes { readFully(connection, $0.baseAddress!, count) }
+            guard ok else { return }
+            var ack: UInt8 = 1
+            _ = send(connection, &ack, 1, Int32(MSG_NOSIGNAL))
+        }
+    }
+    return port
+}
+
+func tune(_ descriptor: Int32) {
+    var one: Int32 = 1
+    setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, 4)
+    var size: Int32 = 4 << 20
+    setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, 4)
+}
+
+func readFully(_ descriptor: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
+    var done = 0
+    while done < count {
+        let received = recv(descriptor, pointer + done, min(count - done, 1 << 20), 0)
+        if received <= 0 { return false }
+        done += received
+    }
+    return true
+}
+
+func writeFully(_ descriptor: Int32, _ pointer: UnsafeRawPointer, _ count: Int) {
+    var done = 0
+    while done < count {
+        let sent = send(descriptor, pointer + done, count - done, Int32(MSG_NOSIGNAL))
+        precondition(sent > 0, "raw send failed: errno \(errno)")
+        done += sent
+    }
+}
+
+func decodeHex(_ text: String) -> [UInt8] {
+    let digits = Array(text.utf8)
+    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+}
+
+// MARK: - Sender process
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+}
+
+func runSender() async throws {
+    let token = ClusterToken.random()
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.arguments = ["--receive"]
+    child.environment = ["BENCH_WIRE_TOKEN": token.hex]
+    let output = Pipe()
+    child.standardOutput = output
+    try child.run()
+    defer { child.terminate() }
+    var line = ""
+    while !line.hasSuffix("\n") {
+        let byte = output.fileHandleForReading.readData(ofLength: 1)
+        guard !byte.isEmpty else { fatalError("receiver exited early") }
+        line += String(decoding: byte, as: UTF8.self)
+    }
+    let ports = line.split(separator: " ").dropFirst().map { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines))! }
+
+    // Raw connection.
+    let raw = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = ports[0].bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    precondition(connected == 0, "raw connect failed")
+    tune(raw)
+
+    var options = ConnectionOptions(role: .coordinator, name: "bench-sender", token: token)
+    options.maxPayloadBytes = 600 << 20
+    let connection = try await WireConnection.connect(to: "127.0.0.1:\(ports[1])", options: options)
+    options.payloadChecksums = false
+    let unchecked = try await WireConnection.connect(to: "127.0.0.1:\(ports[1])", options: options)
+
+    print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
+    print("Throughput: best of 7 interleaved rounds, each round sending the message count shown, one at a time,")
+    print("each acknowledged (raw: 1 byte; wire: an ok reply).")
+    print("")
+    print("| message | raw socket | wire (checksums on) | wire / raw | wire, checksums off | off / raw |")
+    print("|---|---|---|---|---|---|")
+    for (mebibytes, count) in [(1, 200), (16, 24), (256, 3)] {
+        let bytes = mebibytes << 20
+        var generator = SystemRandomNumberGenerator()
+        let values = (0..<(bytes / 4)).map { _ in Float(bitPattern: UInt32.random(in: 0...0x3F00_0000, using: &generator)) }
+        let tensor = try WireTensor(float32: values, shape: [bytes / 4])
+        let message = Message.forward(Forward(key: MicroBatchKey(jobID: "bench", step: 0, window: 0, branch: 0),
+                                              tensors: [NamedTensor(name: "hidden_states", tensor: tensor)]))
+        var rawRates: [Double] = []
+        var wireRates: [Double] = []
+        var uncheckedRates: [Double] = []
+        for _ in 0..<7 {
+            // Raw: the same bytes, with an 8-byte length in front, acknowledged by one byte.
+            var start = now()
+            for _ in 0..<count {
+                var header = UInt64(bytes)
+                writeFully(raw, &header, 8)
+                tensor.bytes.withUnsafeBytes { writeFully(raw, $0.baseAddress!, bytes) }
+                var ack: UInt8 = 0
+                _ = readFully(raw, &ack, 1)
+            }
+            rawRates.append(Double(bytes * count) / (now() - start) / 1e9)
+            start = now()
+            for _ in 0..<count { _ = try await connection.request(message) }
+            wireRates.append(Double(bytes * count) / (now() - start) / 1e9)
+            start = now()
+            for _ in 0..<count { _ = try await unchecked.request(message) }
+            uncheckedRates.append(Double(bytes * count) / (now() - start) / 1e9)
+        }
+        // Best of 7 interleaved rounds: other processes on the machine can only slow a round down.
+        let rawRate = rawRates.max()!
+        let wireRate = wireRates.max()!
+        let uncheckedRate = uncheckedRates.max()!
+        print(String(format: "| %d MiB x %d | %.2f GB/s | %.2f GB/s | %.0f%% | %.2f GB/s | %.0f%% |", mebibytes, count,
+                     rawRate, wireRate, 100 * wireRate / rawRate, uncheckedRate, 100 * uncheckedRate / rawRate))
+    }
+
+    // Small-message round trips.
+    var rawTimes: [Double] = []
+    var wireTimes: [Double] = []
+    for _ in 0..<3000 {
+        var start = now()
+        var ping: UInt64 = 0
+        writeFully(raw, &ping, 8)
+        var ack: UInt8 = 0
+        _ = readFully(raw, &ack, 1)
+        rawTimes.append(now() - start)
+        start = now()
+        _ = try await connection.request(.statsRequest)
+        wireTimes.append(now() - start)
+    }
+    print("")
+    print("| round trip (3000) | median | p99 |")
+    print("|---|---|---|")
+    print(String(format: "| raw 8-byte ping / 1-byte ack | %.1f us | %.1f us |", median(rawTimes) * 1e6,
+                 percentile(rawTimes, 0.99) * 1e6))
+    print(String(format: "| wire statsRequest -> ok | %.1f us | %.1f us |", median(wireTimes) * 1e6,
+                 percentile(wireTimes, 0.99) * 1e6))
+    await connection.close()
+    await unchecked.close()
+}
+
+if CommandLine.arguments.contains("--receive") {
+    try await runReceiver()
+} else {
+    try await runSender()
+}

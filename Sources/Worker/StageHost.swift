@@ -1,0 +1,409 @@
+// What a worker hosts: one stage (a contiguous block range), the per-job text embeddings, and a bounded queue of
+// micro-batches run in order on a dedicated compute thread.
+import Foundation
+import Model
+import Synchronization
+import Wire
+
+/// One pipeline stage and its work, shared by every connection of the worker.
+///
+/// Messages are checked and queued on the connections' tasks; the blocks run on one compute thread so a long
+/// micro-batch never occupies the cooperative thread pool. Every assignment starts a new epoch: micro-batches
+/// queued or running under an older epoch are dropped instead of delivered.
+final class StageHost: Sendable {
+    /// A loaded stage.
+    struct Stage: Sendable {
+        let assignment: AssignStage
+        let options: StageOptions
+        let transformer: WanTransformer
+        /// The next stage, or nil when results go back to the coordinator.
+        let next: WireConnection?
+        /// The coordinator that assigned the stage.
+        let coordinator: WireConnection
+        let epoch: UInt64
+        let weightBytes: Int
+    }
+
+    /// A checked micro-batch waiting for the compute thread.
+    struct Batch: Sendable {
+        let key: MicroBatchKey
+        let state: TransformerStageState
+        let epoch: UInt64
+    }
+
+    struct State: ~Copyable {
+        var epoch: UInt64 = 0
+        var stage: Stage?
+        var coordinator: WireConnection?
+        /// Projected text per job and branch.
+        var jobs: [String: [Int: Tensor]] = [:]
+        var queue: [Batch] = []
+        var batchesRun = 0
+        var busyNanoseconds: UInt64 = 0
+        var failures = 0
+    }
+
+    /// Jobs whose constants a worker keeps at once.
+    static let maxJobs = 16
+    /// Fixed cost of a worker process counted against its budget (runtime, BLAS buffers, sockets).
+    static let processOverheadBytes = 64 << 20
+
+    let settings: WorkerSettings
+    let root: ModelRoot
+    let peerOptions: ConnectionOptions
+    private let state = Mutex(State())
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    init(settings: WorkerSettings, root: ModelRoot, peerOptions: ConnectionOptions) {
+        self.settings = settings
+        self.root = root
+        self.peerOptions = peerOptions
+        Thread.detachNewThread { [self] in runComputeLoop() }
+    }
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data("worker \(settings.name): \(message)\n".utf8))
+    }
+
+    // MARK: - Connections
+
+    /// Serves one authenticated peer until it goes away.
+    func serve(_ connection: WireConnection) async {
+        let role = connection.session.peerRole
+        log("\(role) \(connection.session.peerName) connected from \(connection.peerAddress)")
+        for await incoming in connection.incoming {
+            let reply: Message?
+            do {
+                reply = try await handle(incoming.message, from: connection, role: role)
+            } catch let report as ErrorReport {
+                reply = .error(report)
+            } catch {
+                reply = .error(ErrorReport(code: .invalidArgument, message: "\(error)"))
+            }
+            if let reply, incoming.requestID != 0 {
+                if case .error(let report) = reply { log("refused \(incoming.message.kind): \(report.message)") }
+                try? await connection.reply(to: incoming, with: reply)
+            }
+        }
+        log("\(role) \(connection.session.peerName) disconnected: \(connection.closeReason.map { "\($0)" } ?? "")")
+        if role == .coordinator { coordinatorLeft(connection) }
+    }
+
+    private func handle(_ message: Message, from connection: WireConnection, role: PeerRole) async throws -> Message? {
+        func requireCoordinator() throws {
+            guard role == .coordinator else {
+                throw ErrorReport(code: .unexpectedMessage, message: "\(message.kind) is only accepted from the coordinator, not a \(role)")
+            }
+        }
+        // Job state belongs to the coordinator that assigned the stage; another one (same token) may not touch it.
+        func requireOwner() throws {
+            try requireCoordinator()
+            let owner = state.withLock { $0.coordinator }
+            guard owner == nil || owner === connection else {
+                throw ErrorReport(code: .unavailable, message: "this worker already serves another coordinator")
+            }
+        }
+        switch message {
+        case .assignStage(let assignment):
+            try requireCoordinator()
+            return try await assign(assignment, from: connection)
+        case .jobContext(let context):
+            try requireOwner()
+            try storeContext(context)
+            return .ok
+        case .forward(let forward):
+            guard role == .coordinator || role == .worker else {
+                throw ErrorReport(code: .unexpectedMessage, message: "forward is not accepted from a \(role)")
+            }
+            if role == .coordinator { try requireOwner() }
+            try enqueue(forward)
+            return .ok
+        case .releaseJob(let job), .cancel(let job):
+            try requireOwner()
+            release(job.jobID)
+            return .ok
+        case .statsRequest:
+            return .stats(stats())
+        case .ok, .error, .heartbeat, .heartbeatAck, .goodbye:
+            return nil
+        default:
+            throw ErrorReport(code: .unexpectedMessage, message: "a worker does not accept \(message.kind)")
+        }
+    }
+
+    private func coordinatorLeft(_ connection: WireConnection) {
+        let dropped: Stage? = state.withLock { state in
+            guard state.coordinator === connection else { return nil }
+            state.coordinator = nil
+            state.epoch += 1
+            state.queue = []
+            state.jobs = [:]
+            let stage = state.stage
+            state.stage = nil
+            return stage
+        }
+        if let dropped {
+            log("coordinator gone: dropped stage \(dropped.assignment.stageIndex) and every job's state")
+            if let next = dropped.next { Task { await next.close(reason: "coordinator gone") } }
+        }
+    }
+
+    // MARK: - Assignment
+
+    private func assign(_ assignment: AssignStage, from connection: WireConnection) async throws -> Message {
+        let busy = state.withLock { state -> Bool in
+            if let current = state.coordinator, current !== connection, current.closeReason == nil { return true }
+            return false
+        }
+        if busy {
+            throw ErrorReport(code: .unavailable, message: "this worker already serves another coordinator")
+        }
+        guard !assignment.includesEntry, !assignment.includesExit else {
+            throw ErrorReport(
+                code: .invalidArgument,
+                message: "this worker hosts transformer blocks only; the entry (patch and condition embedding) and "
+                    + "exit (output norm, projection) pieces run on the coordinator")
+        }
+        guard assignment.optionsJSON.count <= 64 << 10 else {
+            throw ErrorReport(code: .invalidArgument, message: "optionsJSON is \(assignment.optionsJSON.count) bytes, limit 64 KiB")
+        }
+        let options: StageOptions
+        do {
+            options = try JSONDecoder().decode(StageOptions.self, from: Data(assignment.optionsJSON))
+        } catch {
+            throw ErrorReport(code: .invalidArgument, message: "optionsJSON is not valid stage options: \(error)")
+        }
+        guard (1...64).contains(options.maxInflightPerStage) else {
+            throw ErrorReport(code: .invalidArgument, message: "max_inflight_per_stage must be in 1...64, got \(options.maxInflightPerStage)")
+        }
+        let modelPath: String
+        do { modelPath = try root.resolve(assignment.modelReference) } catch {
+            throw ErrorReport(code: .notFound, message: "\(error)")
+        }
+        let started = Date()
+        let layers = Int(assignment.layerStart)..<Int(assignment.layerEnd)
+        let budget = settings.memoryBytes
+        let loaded: (WanTransformer, Int) = try await onThread {
+            let directory = WanTransformer.transformerDirectory(modelPath)
+            let config = try WanTransformerConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
+            guard try StageTensors.configHash(config) == assignment.configHash else {
+                throw ErrorReport(
+                    code: .configMismatch,
+                    message: "the transformer config at \(directory) differs from the coordinator's (config hash mismatch)")
+            }
+            guard !layers.isEmpty, layers.upperBound <= config.numLayers else {
+                throw ErrorReport(
+                    code: .invalidArgument,
+                    message: "layer range \(layers.lowerBound)..<\(layers.upperBound) is empty or outside the model's 0..<\(config.numLayers)")
+            }
+            let weightBytes = try Self.weightBytes(directory: directory, config: config, layers: layers)
+            let need = weightBytes + Self.processOverheadBytes
+            guard need <= budget else {
+                throw ErrorReport(
+                    code: .resourceExhausted,
+                    message: "layers \(layers.lowerBound)..<\(layers.upperBound) need \(need) bytes (weights \(weightBytes) + process \(Self.processOverheadBytes)); the --memory budget is \(budget)")
+            }
+            let transformer = try WanTransformer.load(modelPath, layers: layers, includeEntry: false, includeExit: false)
+            return (transformer, weightBytes)
+        }
+        var next: WireConnection?
+        if !assignment.nextHop.isEmpty {
+            do {
+                next = try await WireConnection.connect(to: assignment.nextHop, options: peerOptions)
+            } catch {
+                throw ErrorReport(code: .unavailable, message: "cannot reach the next stage at \(assignment.nextHop): \(error)")
+            }
+        }
+        let (old, epoch) = state.withLock { state -> (Stage?, UInt64) in
+            state.epoch += 1
+            let old = state.stage
+            state.stage = Stage(
+                assignment: assignment, options: options, transformer: loaded.0, next: next, coordinator: connection,
+                epoch: state.epoch, weightBytes: loaded.1)
+            state.coordinator = connection
+            state.queue = []
+            state.jobs = [:]
+            return (old, state.epoch)
+        }
+        if let oldNext = old?.next { Task { await oldNext.close(reason: "stage reassigned") } }
+        let milliseconds = UInt64(Date().timeIntervalSince(started) * 1000)
+        log("stage \(assignment.stageIndex + 1)/\(assignment.stageCount): blocks \(layers.lowerBound)..<\(layers.upperBound) of \(assignment.modelReference), next \(assignment.nextHop.isEmpty ? "coordinator" : assignment.nextHop), plan \(options.planEpoch), epoch \(epoch), loaded in \(milliseconds) ms")
+        let workspace = 2 * options.maxInflightPerStage * (options.activationBytes ?? 0) + (options.workspaceBytes ?? 0)
+        return .stageReady(StageReady(
+            stageIndex: assignment.stageIndex, weightBytes: UInt64(loaded.1), workspaceBytes: UInt64(workspace),
+            residentBytes: UInt64(ResourceUsage.residentBytes ?? 0), budgetBytes: UInt64(budget),
+            loadMilliseconds: milliseconds))
+    }
+
+    /// Bytes the blocks `layers` occupy as stored (float32 weights are mapped, 16-bit ones stay 16-bit).
+    static func weightBytes(directory: String, config: WanTransformerConfig, layers: Range<Int>) throws -> Int {
+        let store = try WeightStore(directory: directory, fileStem: "diffusion_pytorch_model")
+        var total = 0
+        for layer in layers {
+            for parameter in config.blockParameters(layer) {
+                let stored = try store.take(parameter.name, shape: parameter.shape)
+                total += parameter.count * stored.dtype.byteSize
+            }
+        }
+        return total
+    }
+
+    // MARK: - Job constants
+
+    private func storeContext(_ context: JobContext) throws {
+        guard let stage = state.withLock({ $0.stage }) else {
+            throw ErrorReport(code: .unavailable, message: "no stage is assigned yet; send assignStage first")
+        }
+        guard !context.jobID.isEmpty else { throw ErrorReport(code: .invalidArgument, message: "jobContext has an empty jobID") }
+        let dim = stage.transformer.config.innerDim
+        var texts: [Int: Tensor] = [:]
+        for branch in 0..<2 {
+            let name = StageTensors.text(branch: branch)
+            guard context.tensors.contains(where: { $0.name == name }) else { continue }
+            let text = try StageTensors.unpack(name, from: context.tensors, in: "jobContext")
+            guard text.rank == 3, text.shape[0] == 1, text.shape[1] >= 1, text.shape[1] <= 65536, text.shape[2] == dim else {
+                throw ErrorReport(code: .invalidArgument, message: "jobContext \(name) has shape \(text.shape), expected [1, L, \(dim)]")
+            }
+            texts[branch] = text
+        }
+        guard texts[0] != nil else {
+            throw ErrorReport(code: .invalidArgument, message: "jobContext must carry \(StageTensors.text(branch: 0))")
+        }
+        try state.withLock { state in
+            if state.jobs[context.jobID] == nil && state.jobs.count >= Self.maxJobs {
+                throw ErrorReport(code: .resourceExhausted, message: "already holding \(Self.maxJobs) jobs; release one first")
+            }
+            state.jobs[context.jobID] = texts
+        }
+    }
+
+    private func release(_ jobID: String) {
+        state.withLock { state in
+            state.jobs[jobID] = nil
+            state.queue.removeAll { $0.key.jobID == jobID }
+        }
+    }
+
+    // MARK: - Micro-batches
+
+    private func enqueue(_ forward: Forward) throws {
+        let key = forward.key
+        guard let (stage, text) = state.withLock({ state -> (Stage, Tensor?)? in
+            guard let stage = state.stage else { return nil }
+            return (stage, state.jobs[key.jobID]?[Int(key.branch)])
+        }) else {
+            throw ErrorReport(code: .unavailable, message: "micro-batch \(key): no stage is assigned")
+        }
+        guard key.branch <= 1 else {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): branch must be 0 or 1")
+        }
+        guard let text else {
+            throw ErrorReport(code: .notFound, message: "micro-batch \(key): no jobContext for job \(key.jobID) branch \(key.branch)")
+        }
+        let config = stage.transformer.config
+        let dim = config.innerDim
+        let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: forward.tensors, in: "forward")
+        let projection = try StageTensors.unpack(StageTensors.timestepProjection, from: forward.tensors, in: "forward")
+        let embedding = try StageTensors.unpack(StageTensors.timeEmbedding, from: forward.tensors, in: "forward")
+        let grid = try StageTensors.grid(
+            from: try StageTensors.unpack(StageTensors.grid, from: forward.tensors, in: "forward"), maxTokens: 1 << 24)
+        guard hidden.shape == [1, grid.tokens, dim] else {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): hidden_states has shape \(hidden.shape), expected [1, \(grid.tokens), \(dim)]")
+        }
+        guard projection.shape == [1, 6 * dim], embedding.shape == [1, dim] else {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): timestep_projection \(projection.shape) / time_embedding \(embedding.shape), expected [1, \(6 * dim)] / [1, \(dim)]")
+        }
+        let rotary: WanRotaryTables
+        do { rotary = try stage.transformer.rotaryTables(for: grid) } catch {
+            throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): \(error)")
+        }
+        let stageState = TransformerStageState(
+            hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: nil, textEmbeddings: text,
+            rotary: rotary, grid: grid, nextBlock: stage.transformer.layers.lowerBound)
+        let limit = 2 * stage.options.maxInflightPerStage + 2
+        try state.withLock { state in
+            guard state.queue.count < limit else {
+                throw ErrorReport(code: .resourceExhausted, message: "micro-batch \(key): \(state.queue.count) micro-batches already queued (limit \(limit))")
+            }
+            state.queue.append(Batch(key: key, state: stageState, epoch: stage.epoch))
+        }
+        wakeup.signal()
+    }
+
+    private func runComputeLoop() {
+        while true {
+            wakeup.wait()
+            let work: (Batch, Stage)? = state.withLock { state in
+                while !state.queue.isEmpty {
+                    let batch = state.queue.removeFirst()
+                    if let stage = state.stage, stage.epoch == batch.epoch { return (batch, stage) }
+                }
+                return nil
+            }
+            guard let (batch, stage) = work else { continue }
+            let started = DispatchTime.now().uptimeNanoseconds
+            let outcome = Result { try stage.transformer.runBlocks(stage.transformer.layers, batch.state) }
+            let elapsed = DispatchTime.now().uptimeNanoseconds - started
+            state.withLock { $0.batchesRun += 1; $0.busyNanoseconds += elapsed }
+            deliver(outcome, batch: batch, stage: stage, computeNanoseconds: elapsed)
+        }
+    }
+
+    private func deliver(
+        _ outcome: Result<TransformerStageState, Error>, batch: Batch, stage: Stage, computeNanoseconds: UInt64
+    ) {
+        Task {
+            do {
+                let output = try outcome.get()
+                let dtype = stage.assignment.activationDType
+                if let next = stage.next {
+                    let tensors = [
+                        try StageTensors.pack(StageTensors.hiddenStates, output.hiddenStates, as: dtype),
+                        try StageTensors.pack(StageTensors.timestepProjection, output.timestepProjection),
+                        try StageTensors.pack(StageTensors.timeEmbedding, output.timeEmbedding),
+                        try StageTensors.pack(StageTensors.grid, StageTensors.gridTensor(output.grid)),
+                    ]
+                    _ = try await next.request(.forward(Forward(key: batch.key, tensors: tensors)))
+                } else {
+                    let tensors = [try StageTensors.pack(StageTensors.hiddenStates, output.hiddenStates, as: dtype)]
+                    try await stage.coordinator.send(.forwardResult(ForwardResult(
+                        key: batch.key, computeNanoseconds: computeNanoseconds, tensors: tensors)))
+                }
+            } catch {
+                let current = state.withLock { state -> Bool in
+                    state.failures += 1
+                    return state.stage?.epoch == stage.epoch
+                }
+                guard current else { return }  // the stage was replaced meanwhile; nobody waits for this batch
+                log("micro-batch \(batch.key) failed: \(error)")
+                try? await stage.coordinator.send(.error(ErrorReport(
+                    code: .unavailable,
+                    message: "[plan \(stage.options.planEpoch)] stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)")))
+            }
+        }
+    }
+
+    // MARK: - Stats
+
+    private func stats() -> Stats {
+        let snapshot = state.withLock { state in
+            (state.batchesRun, state.busyNanoseconds, state.queue.count, state.jobs.count, state.failures,
+             state.stage?.weightBytes ?? 0)
+        }
+        return Stats(entries: [
+            ("micro_batches_run", Double(snapshot.0)), ("busy_seconds", Double(snapshot.1) / 1e9),
+            ("queued_micro_batches", Double(snapshot.2)), ("jobs", Double(snapshot.3)),
+            ("failed_deliveries", Double(snapshot.4)), ("weight_bytes", Double(snapshot.5)),
+            ("resident_bytes", Double(ResourceUsage.residentBytes ?? 0)),
+            ("peak_resident_bytes", Double(ResourceUsage.peakResidentBytes ?? 0)),
+            ("budget_bytes", Double(settings.memoryBytes)),
+        ])
+    }
+}
+
+/// Runs blocking work on a thread of its own and returns its result.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The Wan transformer benchmark (release build): forward pass on the `bench` preset at 4,096 and 16,384 tokens as
+# GFLOP/s next to cblas_sgemm on the same shapes, peak resident memory at 1,024 / 4,096 / 16,384 tokens, and
+# diffusers' time on the same config and threads when torch and diffusers are installed.
+# Usage: scripts/bench-model.sh [bench-model options, e.g. --threads 2 --tokens 4096]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-deps.sh
+swift build -c release --product bench-model
+extra=()
+if python3 -c "import torch, diffusers" >/dev/null 2>&1; then
+    extra=(--pytorch-script scripts/bench_model_torch.py)
+else
+    echo "bench-model.sh: torch/diffusers not importable; skipping the PyTorch comparison" >&2
+fi
+exec .build/release/bench-model "${extra[@]}" "$@"
