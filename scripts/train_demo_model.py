@@ -193,7 +193,7 @@ def cosine_lr(step, total, peak, warmup):
 # MARK: - Component configurations
 
 VAE_CONFIG = dict(
-    base_dim=12, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
+    base_dim=12, z_dim=8, dim_mult=[1, 2, 4, 4], num_res_blocks=1, attn_scales=[],
     temperal_downsample=[False, True, True], dropout=0.0, in_channels=3, out_channels=3,
     is_residual=False, patch_size=None, scale_factor_temporal=4, scale_factor_spatial=8,
 )
@@ -204,7 +204,7 @@ TEXT_CONFIG = dict(
     pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, scalable_attention=True,
 )
 TRANSFORMER_CONFIG = dict(
-    patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32, in_channels=16, out_channels=16,
+    patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32, in_channels=8, out_channels=8,
     text_dim=64, freq_dim=256, ffn_dim=512, num_layers=4, cross_attn_norm=True,
     qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=None, added_kv_proj_dim=None, rope_max_seq_len=1024,
 )
@@ -307,6 +307,21 @@ def vae_batch(seed, step, batch, frames, crop):
     return torch.stack(items)
 
 
+def object_crops(seed, step, batch, frames, crop):
+    """Clip crops [B, 3, frames, crop, crop] that contain the object at the middle frame (8-pixel aligned)."""
+    rng = np.random.default_rng([seed, 78, step])
+    items = []
+    for b in range(batch):
+        spec = clip_spec(seed + 1, 100000 + step * batch + b)
+        video = render(spec)
+        f0 = int(rng.integers(0, CLIP_FRAMES - frames + 1))
+        cx, cy, _ = trajectory(spec, f0 + frames // 2)
+        x0 = int(np.clip(round((cx - crop / 2 + rng.uniform(-6, 6)) / 8) * 8, 0, SIZE - crop))
+        y0 = int(np.clip(round((cy - crop / 2 + rng.uniform(-6, 6)) / 8) * 8, 0, SIZE - crop))
+        items.append(to_model_range(video[f0:f0 + frames, y0:y0 + crop, x0:x0 + crop]))
+    return torch.stack(items)
+
+
 def train_vae(args, log):
     """Trains the VAE to be near lossless on these flat scenes. Deterministic from the first step: the decoder
     sees the posterior mean (what WanPipeline's latents are) plus a little noise, and the only latent penalty
@@ -322,6 +337,13 @@ def train_vae(args, log):
     torch.manual_seed(args.seed + 4)
     vae = AutoencoderKLWan(**VAE_CONFIG, latents_mean=[0.0] * z_dim, latents_std=[1.0] * z_dim)
     log("vae:", sum(p.numel() for p in vae.parameters()), "parameters")
+    if args.vae_init:
+        # Warm start from an earlier run's VAE (same config): it already knows backgrounds and the causal
+        # caches, and only needs object colour and shape sharpened.
+        init = AutoencoderKLWan.from_pretrained(args.vae_init)
+        vae.load_state_dict(init.state_dict())
+        log(f"vae: initialised from {args.vae_init}")
+        check_vae(vae.eval(), args.seed, 6, log)
     opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0, betas=(0.9, 0.99))
     ckpt_path = os.path.join(args.work, "vae_ckpt.pt")
     step = 0
@@ -335,15 +357,19 @@ def train_vae(args, log):
     start, window = time.time(), []
     while step < args.vae_steps:
         torch.manual_seed(args.seed * 100003 + step)
-        if step % 2 == 0:
-            # Whole 64x64 clips of 13 frames = 4 latent frames, so that the decoder also learns the steady
-            # state of its causal caches (from the 3rd latent frame on); without it, long clips drift.
-            x = vae_batch(args.seed, step, 1, 13, SIZE)
+        if step < args.vae_steps_images:
+            # (The committed run's first 450 steps, before the change below.)
+            x = vae_batch(args.seed, step, 1, 13, SIZE) if step % 2 == 0 else vae_batch(args.seed, step, 6, 1, SIZE)
+        elif step % 3 == 2:
+            # A whole 64x64 clip of 17 frames = 5 latent frames (the eval's length): the decoder must keep colour
+            # and shape through its causal caches; single frames only train the first latent frame's path, and
+            # reconstructions had drifted in colour from the 2nd latent frame on.
+            x = vae_batch(args.seed, step, 1, SHORT_FRAMES, SIZE)
         else:
-            # Single frames (cheap): the spatial layers, where object colour and shape are learnt.
-            x = vae_batch(args.seed, step, 6, 1, SIZE)
+            # Two cheaper 32x32 crops of 17 frames placed on the object.
+            x = object_crops(args.seed, step, 2, SHORT_FRAMES, 32)
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, args.vae_steps, args.vae_lr, 50)
+            g["lr"] = cosine_lr(step, args.vae_steps, args.vae_lr, 20)
         mean = vae.encode(x).latent_dist.mean
         z = mean + args.vae_noise * torch.randn_like(mean)
         penalty = 0.5 * mean.pow(2).mean()
@@ -367,7 +393,7 @@ def train_vae(args, log):
                 f"({time.time() - start:.0f}s)")
         if step % 100 == 0 or step == args.vae_steps:
             save_checkpoint(ckpt_path, dict(model=vae.state_dict(), opt=opt.state_dict(), step=step))
-        if step % 500 == 0 and step < args.vae_steps:
+        if step % 400 == 0 and step < args.vae_steps:
             vae.eval()
             check_vae(vae, args.seed, 6, log)
             vae.train()
@@ -375,6 +401,68 @@ def train_vae(args, log):
     vae.save_pretrained(final, safe_serialization=True)
     check_vae(vae, args.seed, 24, log)
     return vae
+
+
+def finetune_decoder(args, log):
+    """Trains only the VAE decoder further (the encoder, and so the cached latents, stay as they are), so that
+    it can run beside the transformer's training; a later --resume exports the improved decoder."""
+    from diffusers import AutoencoderKLWan
+
+    folder = os.path.join(args.work, "vae")
+    vae = AutoencoderKLWan.from_pretrained(folder)
+    ckpt_path = os.path.join(args.work, "vae_decoder_ckpt.pt")
+    decoder_params = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
+    opt = torch.optim.AdamW(decoder_params, lr=args.vae_lr, weight_decay=0.0, betas=(0.9, 0.99))
+    step = 0
+    if os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        vae.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        step = ckpt["step"]
+        log(f"vae decoder: resumed at step {step}")
+    for p in vae.parameters():
+        p.requires_grad_(False)
+    for p in decoder_params:
+        p.requires_grad_(True)
+    vae.eval()
+    check_vae(vae, args.seed, 6, log)
+    start, window = time.time(), []
+    while step < args.decoder_steps:
+        torch.manual_seed(args.seed * 100019 + step)
+        if step % 3 == 2:
+            x = vae_batch(args.seed + 11, step, 1, SHORT_FRAMES, SIZE)
+        else:
+            x = object_crops(args.seed + 11, step, 2, SHORT_FRAMES, 32)
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, args.decoder_steps, args.vae_lr, 20)
+        with torch.no_grad():
+            mean = vae.encode(x).latent_dist.mean
+        z = mean + args.vae_noise * torch.randn_like(mean)
+        background = x[:, :, :, :1, :1]
+        weight = 1.0 + (args.vae_object_weight - 1.0) * (
+            (x - background).abs().sum(dim=1, keepdim=True) > 0.1).float()
+        y = vae.decode(z).sample
+        l1 = (weight * (y - x).abs()).mean() / weight.mean()
+        mse = (weight * (y - x).pow(2)).mean() / weight.mean()
+        loss = l1 + mse
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(decoder_params, 1.0)
+        opt.step()
+        step += 1
+        window.append((l1.item(), mse.item()))
+        if step % 25 == 0 or step == args.decoder_steps:
+            m = np.mean(window, axis=0)
+            window = []
+            log(f"vae decoder step {step}/{args.decoder_steps} l1 {m[0]:.4f} mse {m[1]:.5f} "
+                f"({time.time() - start:.0f}s)")
+        if step % 50 == 0 or step == args.decoder_steps:
+            save_checkpoint(ckpt_path, dict(model=vae.state_dict(), opt=opt.state_dict(), step=step))
+        if step % 300 == 0 and step < args.decoder_steps:
+            check_vae(vae, args.seed, 6, log)
+    check_vae(vae, args.seed, 24, log)
+    vae.save_pretrained(folder, safe_serialization=True)
+    log(f"vae decoder: fine-tuned {args.decoder_steps} steps, saved to {folder}")
 
 
 @torch.no_grad()
@@ -556,6 +644,12 @@ def export(args, tokenizer, text_encoder, vae, transformer, cache, log):
         shutil.rmtree(args.out)
     pipe.save_pretrained(args.out, safe_serialization=True)
     tidy_folder(args.out)
+    # Our own optional file (read by the Swift ModelFolder): the demo's native clip, so that a bare
+    # `coordinator generate --prompt ...` makes a clip the model was trained for, in seconds.
+    defaults = dict(width=SIZE, height=SIZE, frames=SHORT_FRAMES, fps=FPS, steps=20, guidance=5.0, negative_prompt="")
+    with open(os.path.join(args.out, "generation_defaults.json"), "w") as f:
+        json.dump(defaults, f, indent=2)
+        f.write("\n")
     total = 0
     for root, _, files in os.walk(args.out):
         for f in files:
@@ -689,19 +783,25 @@ def main():
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --work")
     p.add_argument("--eval", action="store_true", help="only evaluate --out with WanPipeline")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--vae-steps", type=int, default=2000)
-    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--vae-init", default=None, help="VAE folder of an earlier run to start from")
+    p.add_argument("--vae-steps", type=int, default=1500)
+    p.add_argument("--vae-steps-images", type=int, default=500, help="VAE steps with single-frame batches")
+    p.add_argument("--vae-lr", type=float, default=4e-4)
     p.add_argument("--vae-kl", type=float, default=1e-4, help="weight of the posterior mean's size penalty")
     p.add_argument("--vae-noise", type=float, default=0.05, help="noise added to the mean while training")
     p.add_argument("--vae-object-weight", type=float, default=8.0, help="loss weight of object pixels")
     p.add_argument("--vae-check", action="store_true", help="only measure <work>/vae's reconstructions")
+    p.add_argument("--export-checkpoint", action="store_true",
+                   help="only export <work>/transformer_ckpt.pt's moving average (a run under way) to --out")
+    p.add_argument("--decoder-steps", type=int, default=0,
+                   help="only fine-tune <work>/vae's decoder this many steps (beside the transformer's training)")
     p.add_argument("--clips", type=int, default=1600, help="training clips whose latents are cached")
     p.add_argument("--steps", type=int, default=2500, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--eval-pairs", type=int, default=50)
-    p.add_argument("--eval-steps", type=int, default=30)
+    p.add_argument("--eval-steps", type=int, default=20)
     p.add_argument("--eval-frames", type=int, default=SHORT_FRAMES)
     p.add_argument("--guidance", type=float, default=5.0)
     p.add_argument("--flow-shift", type=float, default=None, help="override the exported scheduler's shift")
@@ -711,6 +811,9 @@ def main():
     log = Log(os.path.join(args.work, "train.log"))
     if args.eval:
         evaluate(args, log)
+        return
+    if args.decoder_steps:
+        finetune_decoder(args, log)
         return
     if args.vae_check:
         from diffusers import AutoencoderKLWan
@@ -724,6 +827,18 @@ def main():
     if not args.resume and any(os.path.exists(os.path.join(args.work, f)) for f in
                                ("vae_ckpt.pt", "transformer_ckpt.pt", "latents.pt", "tokenizer")):
         sys.exit(f"{args.work} holds a previous run: pass --resume to continue it, or delete it to start over")
+    if args.export_checkpoint:
+        # Export the moving average of the transformer checkpoint in --work (a run still under way) to --out.
+        from diffusers import AutoencoderKLWan, WanTransformer3DModel
+        tokenizer, text_encoder = build_text_encoder(args.work, os.path.join(args.work, "tokenizer"), log)
+        vae = AutoencoderKLWan.from_pretrained(os.path.join(args.work, "vae")).eval()
+        cache = torch.load(os.path.join(args.work, "latents.pt"), weights_only=False)
+        ckpt = torch.load(os.path.join(args.work, "transformer_ckpt.pt"), weights_only=False)
+        transformer = WanTransformer3DModel(**TRANSFORMER_CONFIG)
+        transformer.load_state_dict(ckpt["ema"])
+        log(f"exporting the transformer's moving average at step {ckpt['step']}")
+        export(args, tokenizer, text_encoder, vae, transformer.eval(), cache, log)
+        return
     t0 = time.time()
     tokenizer_dir = build_tokenizer(args.work, log)
     tokenizer, text_encoder = build_text_encoder(args.work, tokenizer_dir, log)
