@@ -7,12 +7,11 @@ import Testing
 @Suite(.serialized) struct DemoModelTests {
     static let pipeline = Result { try WanVideoPipeline(folder: try ModelFolder(path: DemoClipMeasure.modelPath)) }
 
-    /// Fixed prompt/seed pairs: every colour, motion and background at least twice.
+    /// Fixed prompt/seed pairs: every colour and motion twice, every background at least twice.
     static let pairs: [(colour: String, motion: String, background: String, seed: UInt64)] = [
         ("red", "right", "black", 1), ("green", "left", "white", 2), ("blue", "up", "gray", 3),
         ("yellow", "down", "black", 4), ("red", "up", "white", 5), ("green", "down", "gray", 6),
-        ("blue", "left", "black", 7), ("yellow", "right", "gray", 8), ("red", "down", "gray", 9),
-        ("blue", "right", "white", 10),
+        ("blue", "left", "black", 7), ("yellow", "right", "gray", 8),
     ]
 
     /// The demo's native clip: 64x64, 17 frames (5 latent frames), 20 UniPC steps, guidance 5.
@@ -26,8 +25,7 @@ import Testing
 
     // MARK: - Prompt following
 
-    /// Generates the fixed pairs and measures each clip; at least all but one in eight must pass (the issue's
-    /// 7 of 8). With `DEMO_CONTACT_SHEET=<path.png>` in the environment it also writes their contact sheet.
+    /// Generates the eight fixed pairs and measures each clip; at least 7 must pass. With `DEMO_CONTACT_SHEET=<path.png>` in the environment it also writes their contact sheet.
     @Test func followsItsPrompts() throws {
         let pipeline = try Self.pipeline.get()
         var passed = 0
@@ -46,7 +44,8 @@ import Testing
             })
         }
         print("demo prompt following: \(passed)/\(Self.pairs.count) pairs pass")
-        #expect(passed * 8 >= Self.pairs.count * 7, "\(passed) of \(Self.pairs.count) pairs pass; at least 7 in 8 must")
+        #expect(Self.pairs.count == 8)
+        #expect(passed >= 7, "\(passed) of \(Self.pairs.count) pairs pass; at least 7 must")
         if let path = ProcessInfo.processInfo.environment["DEMO_CONTACT_SHEET"], !path.isEmpty {
             try PNGWriter.write(try ContactSheet.grid(rows: rows), to: path)
             print("demo contact sheet: \(path)")
