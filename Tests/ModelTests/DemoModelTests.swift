@@ -4,7 +4,10 @@ import Foundation
 import Testing
 @testable import Model
 
-@Suite(.serialized) struct DemoModelTests {
+/// Runs when the trained model is in the checkout (`models/demo/model_index.json`); until a model that passes
+/// the evaluation is committed there, the suite is skipped.
+@Suite(.serialized, .enabled(if: DemoClipMeasure.modelIsPresent, "models/demo is not in this checkout"))
+struct DemoModelTests {
     static let pipeline = Result { try WanVideoPipeline(folder: try ModelFolder(path: DemoClipMeasure.modelPath)) }
 
     /// Fixed prompt/seed pairs: every colour and motion twice, every background at least twice.

@@ -26,6 +26,9 @@ enum DemoClipMeasure {
         .deletingLastPathComponent()  // repository
         .appendingPathComponent("models/demo").path
 
+    /// Whether the trained model folder is there.
+    static var modelIsPresent: Bool { FileManager.default.fileExists(atPath: modelPath + "/model_index.json") }
+
     /// The caption the model was trained on for these attributes.
     static func caption(colour: String, motion: String, background: String) -> String {
         "a \(colour) circle \(motions[motion] ?? motion) on a \(background) background"
