@@ -94,7 +94,7 @@ struct DemoModelTests {
         let median = DemoClipMeasure.median(elsewhere)
         print("demo long clip: \(plan.windows.count) windows, seams at \(seams.sorted()), mean difference across "
               + "seams \(seamMean), median elsewhere \(median)")
-        #expect(median > 0.5, "the object should move (median frame difference \(median))")
+        #expect(median > 0.25, "the object should move (median frame difference \(median))")
         #expect(seamMean <= 2 * median, "seams \(seamMean) vs median \(median)")
     }
 
