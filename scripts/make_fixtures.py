@@ -2,7 +2,8 @@
 """Makes every reference fixture under Tests/Fixtures with the PyTorch reference implementations.
 
 Runs each generator in scripts/fixtures/ in dependency order (the pipeline fixture uses the tokenizer
-fixture's tokenizer.json). Run by hand after changing a generator; commit the outputs. Tests never run Python.
+fixture's tokenizer.json; the demo fixture reads models/demo, so rerun it whenever the demo model changes).
+Run by hand after changing a generator; commit the outputs. Tests never run Python.
 
 usage: python3 scripts/make_fixtures.py [NAME ...]     (default: all; names are the scripts' stems)
 Needs: torch, diffusers, transformers, tokenizers, sentencepiece, safetensors, numpy, Pillow
@@ -14,7 +15,7 @@ import subprocess
 import sys
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-ORDER = ["kernels", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline"]
+ORDER = ["kernels", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline", "demo"]
 
 
 def main():
