@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A cluster whose processes the test may freeze, kill, restart, or reach through a fault-injecting proxy.
-final class FaultCluster {
+final class FaultCluster: ClusterHarness {
     struct WorkerSpec {
         var name: String
         var memoryBytes: Int
@@ -149,40 +149,6 @@ final class FaultCluster {
         return text
     }
 
-    private func logPath(_ name: String) -> String { folder + "/" + (configPath as NSString).lastPathComponent + "." + name }
-
-    private func spawn(_ program: String, _ arguments: [String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binaries + "/" + program)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        FileManager.default.createFile(atPath: logPath(log), contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(log)))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
-    @discardableResult
-    func runChecked(_ program: String, _ arguments: [String], timeoutSeconds: Double = 120) throws -> String {
-        let (status, output) = try runProgram(binaries + "/" + program, arguments, in: folder, timeoutSeconds: timeoutSeconds)
-        guard status == 0 else { throw HarnessError("\(program) \(arguments.joined(separator: " ")) exited \(status): \(output)") }
-        return output
-    }
-
-    @discardableResult
-    func client(_ command: String, _ arguments: [String], timeoutSeconds: Double = 120) throws -> String {
-        try runChecked("coordinator", [command, "--config", configPath] + arguments, timeoutSeconds: timeoutSeconds)
-    }
-
-    func status(_ job: String) throws -> [String: Any] {
-        let text = try client("status", [job, "--json"], timeoutSeconds: 20)
-        guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw HarnessError("status of \(job) is not a JSON object: \(text)")
-        }
-        return object
-    }
 
     /// Waits until `condition` holds, polling every 20 ms; returns the seconds it took.
     @discardableResult

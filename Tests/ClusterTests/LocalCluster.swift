@@ -81,7 +81,7 @@ func runProgram(_ path: String, _ arguments: [String], in folder: String, timeou
 }
 
 /// A coordinator and workers on loopback; `stop()` (also run on deinit) kills every process it started.
-final class LocalCluster {
+final class LocalCluster: ClusterHarness {
     struct WorkerSpec {
         var name: String
         var memoryBytes: Int
@@ -152,45 +152,6 @@ final class LocalCluster {
     /// A worker's log.
     func workerLog(_ name: String) -> String { (try? String(contentsOfFile: logPath("\(name).log"), encoding: .utf8)) ?? "" }
 
-    private func logPath(_ name: String) -> String { folder + "/" + (configPath as NSString).lastPathComponent + "." + name }
-
-    private func spawn(_ program: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        process.executableURL = URL(fileURLWithPath: binaries + "/" + program)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        FileManager.default.createFile(atPath: logPath(log), contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath(log)))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
-    @discardableResult
-    func runChecked(_ program: String, _ arguments: [String], timeoutSeconds: Double = 120) throws -> String {
-        let (status, output) = try runProgram(binaries + "/" + program, arguments, in: folder, timeoutSeconds: timeoutSeconds)
-        guard status == 0 else { throw HarnessError("\(program) \(arguments.joined(separator: " ")) exited \(status): \(output)") }
-        return output
-    }
-
-    /// `coordinator <command> --config <this cluster> ...`.
-    @discardableResult
-    func client(_ command: String, _ arguments: [String], timeoutSeconds: Double = 120) throws -> String {
-        try runChecked("coordinator", [command, "--config", configPath] + arguments, timeoutSeconds: timeoutSeconds)
-    }
-
-    /// The coordinator's JSON record of a job.
-    func status(_ job: String) throws -> [String: Any] {
-        let text = try client("status", [job, "--json"], timeoutSeconds: 20)
-        guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw HarnessError("status of \(job) is not a JSON object: \(text)")
-        }
-        return object
-    }
 
     /// Sends SIGKILL to a worker.
     func killWorker(_ name: String) {
