@@ -27,7 +27,7 @@ import Testing
             ("edit", ["--edit", "beach.y4m", "--strength", "0.6"]),
             ("extend", ["--extend-forward", "beach.y4m", "--duration", "0.5"]),
             ("connect", ["--connect", "beach.y4m", "kite.png", "--duration", "0.75"]),
-            ("loop", ["--frames", "17", "--loop"]),
+            ("loop", ["--frames", "16", "--loop"]),
         ]
 
         init() throws {

@@ -13,6 +13,29 @@ import Testing
             #expect((frames - 1) % 4 == 0)
             #expect(Double(frames) >= seconds * 24 - 1e-9)
         }
+        // A loop plays its frames over and over: 2 s at 16 fps is exactly 32 frames, and never fewer than 8.
+        #expect(VideoJobSpec.frames(forDuration: 2, framesPerSecond: 16, looping: true) == 32)
+        #expect(VideoJobSpec.frames(forDuration: 2.01, framesPerSecond: 16, looping: true) == 36)
+        #expect(VideoJobSpec.frames(forDuration: 0.1, framesPerSecond: 16, looping: true) == 8)
+    }
+
+    @Test func loopFramesAreMultiplesOfFourEachLatentFrameFour() throws {
+        var spec = VideoJobSpec(prompt: "p", width: 64, height: 64, frames: 32)
+        spec.looping = true
+        spec.windowFrames = 5
+        spec.windowOverlap = 2
+        try spec.validate()
+        #expect(spec.latentFrames == 8 && spec.timeline == .looping)
+        #expect((0..<8).flatMap { Array(spec.pixelSpan(ofLatentFrame: $0)) } == Array(0..<32))
+        spec.frames = 33
+        #expect(throws: JobSpecError.self) { try spec.validate() }
+        do { try spec.validate() } catch {
+            #expect(error.field == "frames" && error.message.contains("try 32 or 36"), "\(error)")
+        }
+        // An ordinary clip keeps the causal VAE's single first frame.
+        let ordinary = VideoJobSpec(prompt: "p", width: 64, height: 64, frames: 33)
+        #expect(ordinary.latentFrames == 9 && ordinary.pixelSpan(ofLatentFrame: 0) == 0..<1)
+        #expect(ordinary.pixelSpan(ofLatentFrame: 8) == 29..<33)
     }
 
     @Test func validSpecPassesAndLatentFramesFollowTheVAE() throws {

@@ -140,17 +140,9 @@ final class CoordinatorModel: Sendable {
         return try transformer.finish(state)
     }
 
-    /// Decodes a final latent into `sink`, as `WanVideoPipeline.decode`.
-    func decode(_ latents: Tensor, into sink: VideoSink, progress: (Int, Int) -> Void) throws {
-        let raw = try vae.config.denormalizeLatents(latents)
-        let frames = vae.config.videoFrames(latentFrames: latents.shape[2])
-        var done = 0
-        try vae.decode(raw) { chunk in
-            try sink.consume(chunk)
-            done += chunk.shape[2]
-            progress(done, frames)
-        }
-        try sink.finish(latents: latents)
+    /// Decodes a final latent on its timeline into `sink`, as `WanVideoPipeline.decode`.
+    func decode(_ latents: Tensor, timeline: ClipTimeline, into sink: VideoSink, progress: (Int, Int) -> Void) throws {
+        try vae.decodeClip(latents, timeline: timeline, into: sink, progress: progress)
     }
 
     // MARK: - Planning

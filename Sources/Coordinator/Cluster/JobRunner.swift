@@ -140,7 +140,7 @@ final class JobRunner {
                         let file = try kind.makeSink(
                             path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
                         let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
-                        try model.decode(latents, into: sink) { _, _ in }
+                        try model.decode(latents, timeline: spec.timeline, into: sink) { _, _ in }
                     }
                     guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
                 } catch {

@@ -16,7 +16,9 @@ enum JobOptions {
             repeatable: true),
         .value("--edit", "VIDEO", "regenerate VIDEO under the prompt, starting from it noised to --strength (SDEdit)"),
         .value("--strength", "S", "with --edit: 0 keeps the input, 1 ignores it (default 0.7)"),
-        .flag("--loop", "make the last window wrap onto the first, so the clip loops without a cut"),
+        .flag(
+            "--loop",
+            "make a seamless loop: the windows wrap around and the clip, 4k frames long, plays end to start without a cut"),
         .value("--fit", "crop|pad|resize", "how media of another size is fitted (default: refuse a size mismatch)"),
         .flag(
             "--expand-prompt",
@@ -51,13 +53,17 @@ enum JobOptions {
     ) throws -> VideoJobSpec {
         let prompt = try options.required("--prompt")
         let fps = try options.int("--fps", in: 1...240) ?? defaults.fps
-        var frames = try options.int("--frames", in: 1...VideoJobSpec.Limits.maxFrames) ?? defaults.frames
+        let looping = options.flag("--loop")
+        // A loop's frames are a multiple of 4 (it has no single first frame): the default length becomes the
+        // loop of the same duration (17 frames -> 16); an explicit --frames is checked, never changed.
+        var frames = try options.int("--frames", in: 1...VideoJobSpec.Limits.maxFrames)
+            ?? (looping ? VideoJobSpec.validFrameCount(atLeast: defaults.frames - 1, looping: true) : defaults.frames)
         let seconds = try options.double("--duration", in: 0.001...3600)
         if let seconds {
             if options.string("--frames") != nil {
                 throw CommandLineError("give --frames or --duration, not both")
             }
-            frames = VideoJobSpec.frames(forDuration: seconds, framesPerSecond: fps)
+            frames = VideoJobSpec.frames(forDuration: seconds, framesPerSecond: fps, looping: looping)
         }
         var spec = VideoJobSpec(
             prompt: prompt, width: try options.int("--width", in: 1...VideoJobSpec.Limits.maxSide) ?? defaults.width,
@@ -77,6 +83,7 @@ enum JobOptions {
         spec.maxSequenceLength = try options.int("--max-sequence-length", in: 1...VideoJobSpec.Limits.maxSequenceLength) ?? 512
         spec.windowFrames = try options.int("--window-frames", in: 1...1024) ?? 21
         spec.windowOverlap = try options.int("--window-overlap", in: 0...1023) ?? 5
+        if looping { spec.looping = true }
         try applyTask(options, to: &spec, seconds: seconds, load: load)
         return spec
     }
@@ -100,8 +107,7 @@ enum JobOptions {
         }
         let strength = try options.double("--strength", in: 0...1)
         if strength != nil && given != ["--edit"] { throw CommandLineError("option '--strength' goes with --edit") }
-        if options.flag("--loop") {
-            spec.looping = true
+        if spec.looping == true {
             // A short clip fits one window, which cannot wrap: use overlapping windows of about 2/3 of the clip.
             if options.string("--window-frames") == nil && options.string("--window-overlap") == nil
                 && spec.latentFrames <= spec.windowFrames - spec.windowOverlap && spec.latentFrames >= 2 {

@@ -75,13 +75,21 @@ public enum JobConditioning {
         }
         let known = try knownFrames(spec: spec, load: load)
         let pins = (spec.pins ?? []).sorted { $0.latentFrame < $1.latentFrame }
-        // Latent frames needed: through the last pinned one (the causal encoder needs nothing after it), or all.
-        let latentCount = spec.editStrength != nil ? spec.latentFrames : (pins.last.map { $0.latentFrame + 1 } ?? 0)
         var latents: Tensor?
-        if latentCount > 0 {
-            let frames = VideoJobSpec.pixelSpan(ofLatentFrame: latentCount - 1).upperBound
-            let video = try videoTensor(known, count: frames, width: spec.width, height: spec.height)
-            latents = try vae.config.normalizeLatents(try vae.encode(video))
+        if spec.timeline == .looping {
+            // A loop has no start: the whole clip is encoded as a circle (`WanVAE.encodeLooping`).
+            if spec.editStrength != nil || !pins.isEmpty {
+                let video = try videoTensor(known, count: spec.frames, width: spec.width, height: spec.height)
+                latents = try vae.config.normalizeLatents(try vae.encodeLooping(video))
+            }
+        } else {
+            // Latent frames needed: through the last pinned one (the causal encoder needs nothing after it), or all.
+            let latentCount = spec.editStrength != nil ? spec.latentFrames : (pins.last.map { $0.latentFrame + 1 } ?? 0)
+            if latentCount > 0 {
+                let frames = spec.pixelSpan(ofLatentFrame: latentCount - 1).upperBound
+                let video = try videoTensor(known, count: frames, width: spec.width, height: spec.height)
+                latents = try vae.config.normalizeLatents(try vae.encode(video))
+            }
         }
         var conditioning: LatentConditioning?
         if let latents, !pins.isEmpty {

@@ -14,18 +14,14 @@ public enum MediaTask: Sendable, Equatable {
     /// Regenerate a video of `frames` frames from its latent noised to `strength` (SDEdit).
     case edit(video: String, frames: Int, strength: Double)
 
-    /// The smallest 4k+1 frame count that is at least `count`.
-    public static func validFrameCount(atLeast count: Int) -> Int {
-        count <= 1 ? 1 : ((count - 1 + 3) / 4) * 4 + 1
-    }
-
     /// Sets `spec`'s frame count, media placements, pins and edit strength for this task. `frames` of `spec` is
-    /// used only by `animate`; the others derive the length from their media.
+    /// used only by `animate`; the others derive the length from their media. Set `spec.looping` first: a loop's
+    /// frame count is a multiple of 4 and its latent frames all stand for four frames (`ClipTimeline`).
     public func configure(_ spec: inout VideoJobSpec) throws(JobSpecError) {
         func fail(_ field: String, _ message: String) -> JobSpecError { JobSpecError(field: field, message: message) }
-        func fullyInside(_ range: Range<Int>, latentFrames: Int) -> [LatentPin] {
-            (0..<latentFrames).filter {
-                let span = VideoJobSpec.pixelSpan(ofLatentFrame: $0)
+        func fullyInside(_ range: Range<Int>, of spec: VideoJobSpec) -> [LatentPin] {
+            (0..<spec.latentFrames).filter {
+                let span = spec.pixelSpan(ofLatentFrame: $0)
                 return span.lowerBound >= range.lowerBound && span.upperBound <= range.upperBound
             }.map { LatentPin(latentFrame: $0) }
         }
@@ -38,7 +34,7 @@ public enum MediaTask: Sendable, Equatable {
             guard frames >= 1, added >= 1, frames + added <= limit else {
                 throw fail("frames", "extending \(frames) frames by \(added) is outside 1...\(limit) frames")
             }
-            let total = Self.validFrameCount(atLeast: frames + added)
+            let total = spec.validFrameCount(atLeast: frames + added)
             guard total <= limit else {
                 throw fail("frames", "the extended video would have \(total) frames, above \(limit)")
             }
@@ -47,7 +43,7 @@ public enum MediaTask: Sendable, Equatable {
             if case .extendForward = self { forward = true } else { forward = false }
             let start = forward ? 0 : total - frames
             spec.media = [MediaPlacement(source: video, sourceFrame: 0, frameCount: frames, outputFrame: start)]
-            spec.pins = fullyInside(start..<(start + frames), latentFrames: spec.latentFrames)
+            spec.pins = fullyInside(start..<(start + frames), of: spec)
             guard !(spec.pins ?? []).isEmpty else {
                 throw fail("media", "the video's \(frames) frames cover no whole latent frame at output frames \(start)..<\(start + frames); give a longer video")
             }
@@ -55,9 +51,10 @@ public enum MediaTask: Sendable, Equatable {
             guard firstFrames >= 1, secondFrames >= 1 else {
                 throw fail("media", "connecting needs frames in both videos, got \(firstFrames) and \(secondFrames)")
             }
-            let total = Self.validFrameCount(atLeast: frames)
-            guard total >= 9, total <= limit else {
-                throw fail("frames", "a transition needs 9...\(limit) frames (the ends take 1 + 4), got \(total)")
+            let total = spec.validFrameCount(atLeast: frames)
+            let least = spec.validFrameCount(atLeast: 6)
+            guard total >= least, total <= limit else {
+                throw fail("frames", "a transition needs \(least)...\(limit) frames (the ends take 1 + 4), got \(total)")
             }
             spec.frames = total
             let head = min(4, secondFrames)
@@ -68,7 +65,10 @@ public enum MediaTask: Sendable, Equatable {
             spec.pins = [LatentPin(latentFrame: 0), LatentPin(latentFrame: spec.latentFrames - 1)]
         case .edit(let video, let frames, let strength):
             guard frames >= 1 else { throw fail("media", "the video to edit has no frame") }
-            let total = min(limit, frames <= 1 ? 1 : (frames - 1) / 4 * 4 + 1)
+            let total = spec.looping == true ? min(limit, frames / 4 * 4) : min(limit, frames <= 1 ? 1 : (frames - 1) / 4 * 4 + 1)
+            guard total >= spec.validFrameCount(atLeast: 1) else {
+                throw fail("media", "a loop needs a video of at least 8 frames to edit, got \(frames)")
+            }
             spec.frames = total
             spec.media = [MediaPlacement(source: video, sourceFrame: 0, frameCount: total, outputFrame: 0)]
             spec.editStrength = strength

@@ -11,7 +11,7 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     public var width: Int
     /// Video height in pixels (a multiple of 16).
     public var height: Int
-    /// Number of video frames (4k + 1).
+    /// Number of video frames: 4k + 1, or 4k for a looping clip (see `timeline`).
     public var frames: Int
     /// Frames per second of the output file.
     public var framesPerSecond: Int = 16
@@ -76,12 +76,25 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// Is guidance on (a second, unconditional branch per window)?
     public var usesGuidance: Bool { guidanceScale > 1 }
 
-    /// Latent frames: the causal VAE keeps the first frame and compresses the rest 4x.
-    public var latentFrames: Int { (frames - 1) / 4 + 1 }
+    /// How the clip's frames sit on its latent timeline: ordinary, or looping (no first frame).
+    public var timeline: ClipTimeline { looping == true ? .looping : .ordinary }
 
-    /// The video frames latent frame `latent` stands for: frame 0 alone, then four frames each.
-    public static func pixelSpan(ofLatentFrame latent: Int) -> Range<Int> {
-        latent == 0 ? 0..<1 : (4 * latent - 3)..<(4 * latent + 1)
+    /// Latent frames: the causal VAE keeps the first frame and compresses the rest 4x; a loop has 4 frames in each.
+    public var latentFrames: Int { timeline.latentFrames(videoFrames: frames) }
+
+    /// The video frames latent frame `latent` stands for: frame 0 alone, then four frames each (four each in a loop).
+    public func pixelSpan(ofLatentFrame latent: Int) -> Range<Int> {
+        timeline.videoSpan(ofLatentFrame: latent)
+    }
+
+    /// The smallest valid frame count that is at least `count`: 4k + 1, or 4k (at least 8) for a loop.
+    public func validFrameCount(atLeast count: Int) -> Int {
+        Self.validFrameCount(atLeast: count, looping: looping == true)
+    }
+
+    /// The smallest valid frame count that is at least `count`: 4k + 1, or 4k (at least 8) when `looping`.
+    public static func validFrameCount(atLeast count: Int, looping: Bool) -> Int {
+        looping ? max(8, (count + 3) / 4 * 4) : (count <= 1 ? 1 : ((count - 1 + 3) / 4) * 4 + 1)
     }
 
     /// The temporal windows of this job (wrapping when `looping`).
@@ -90,10 +103,11 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
             latentFrames: latentFrames, windowFrames: windowFrames, overlap: windowOverlap, looping: looping ?? false)
     }
 
-    /// Converts a duration to a valid frame count: the smallest 4k+1 count covering `seconds` at `fps`.
-    public static func frames(forDuration seconds: Double, framesPerSecond: Int) -> Int {
+    /// Converts a duration to a valid frame count: the smallest 4k+1 count covering `seconds` at `fps`; for a
+    /// loop, which plays its frames over and over, the smallest 4k count (at least 8) covering it.
+    public static func frames(forDuration seconds: Double, framesPerSecond: Int, looping: Bool = false) -> Int {
         let wanted = max(1, Int((seconds * Double(framesPerSecond)).rounded(.up)))
-        return wanted <= 1 ? 1 : ((wanted - 1 + 3) / 4) * 4 + 1
+        return validFrameCount(atLeast: wanted, looping: looping)
     }
 
     /// Checks every field; the error names the field and the value.
@@ -110,9 +124,16 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
                 throw fail(field, "must be a multiple of 16 between 16 and \(Limits.maxSide), got \(value)")
             }
         }
-        guard frames >= 1, frames <= Limits.maxFrames, (frames - 1) % 4 == 0 else {
-            let lower = max(1, (frames - 1) / 4 * 4 + 1)
-            throw fail("frames", "must be of the form 4k+1 (1, 5, 9, ..., 81, ...) up to \(Limits.maxFrames), got \(frames); try \(lower) or \(lower + 4)")
+        if looping == true {
+            guard frames >= 8, frames <= Limits.maxFrames, frames % 4 == 0 else {
+                let lower = max(8, frames / 4 * 4)
+                throw fail("frames", "of a loop must be a multiple of 4 (8, 12, ..., 80, ...) up to \(Limits.maxFrames), got \(frames); try \(lower) or \(lower + 4)")
+            }
+        } else {
+            guard frames >= 1, frames <= Limits.maxFrames, (frames - 1) % 4 == 0 else {
+                let lower = max(1, (frames - 1) / 4 * 4 + 1)
+                throw fail("frames", "must be of the form 4k+1 (1, 5, 9, ..., 81, ...) up to \(Limits.maxFrames), got \(frames); try \(lower) or \(lower + 4)")
+            }
         }
         guard (1...240).contains(framesPerSecond) else {
             throw fail("fps", "must be in 1...240, got \(framesPerSecond)")
@@ -176,8 +197,8 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
             guard pin.strength.isFinite, pin.strength > 0, pin.strength <= 1 else {
                 throw fail(field + ".strength", "must be in (0, 1], got \(pin.strength)")
             }
-            guard Self.pixelSpan(ofLatentFrame: pin.latentFrame).contains(where: { known[$0] }) else {
-                throw fail(field, "pins latent frame \(pin.latentFrame), but no media covers its video frames \(Self.pixelSpan(ofLatentFrame: pin.latentFrame))")
+            guard pixelSpan(ofLatentFrame: pin.latentFrame).contains(where: { known[$0] }) else {
+                throw fail(field, "pins latent frame \(pin.latentFrame), but no media covers its video frames \(pixelSpan(ofLatentFrame: pin.latentFrame))")
             }
         }
         if let editStrength {
@@ -187,9 +208,6 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
             guard !placements.isEmpty else { throw fail("edit_strength", "needs media to edit") }
         }
         if looping == true {
-            guard latentFrames >= 2 else {
-                throw fail("loop", "needs at least 2 latent frames (5 video frames), got \(latentFrames)")
-            }
             guard latentFrames > windowFrames - windowOverlap else {
                 throw fail("loop", "needs at least two windows to wrap: \(latentFrames) latent frames fit in one window of \(windowFrames) with overlap \(windowOverlap); lower --window-frames")
             }

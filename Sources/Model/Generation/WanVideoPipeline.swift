@@ -121,18 +121,14 @@ public final class WanVideoPipeline: Sendable {
             encoderHiddenStates: text)
     }
 
-    /// Decodes a final latent into `sink`, chunk by chunk.
-    public func decode(_ latents: Tensor, into sink: VideoSink, progress: (GenerationProgress) -> Void = { _ in }) throws {
-        let raw = try vae.config.denormalizeLatents(latents)
-        let frames = vae.config.videoFrames(latentFrames: latents.shape[2])
-        var done = 0
-        progress(.decoding(framesDone: 0, frames: frames))
-        try vae.decode(raw) { chunk in
-            try sink.consume(chunk)
-            done += chunk.shape[2]
+    /// Decodes a final latent on its timeline into `sink`, chunk by chunk.
+    public func decode(
+        _ latents: Tensor, timeline: ClipTimeline = .ordinary, into sink: VideoSink,
+        progress: (GenerationProgress) -> Void = { _ in }
+    ) throws {
+        try vae.decodeClip(latents, timeline: timeline, into: sink) { done, frames in
             progress(.decoding(framesDone: done, frames: frames))
         }
-        try sink.finish(latents: latents)
     }
 
     // MARK: - The whole job
@@ -175,6 +171,6 @@ public final class WanVideoPipeline: Sendable {
             try loop.advance(with: results)
             progress(.stepFinished(step: loop.stepIndex, steps: spec.steps))
         }
-        try decode(loop.latents, into: sink, progress: progress)
+        try decode(loop.latents, timeline: spec.timeline, into: sink, progress: progress)
     }
 }
