@@ -17,7 +17,7 @@ struct JobRequest: Codable, Sendable, Equatable {
     static let optionNames: Set<String> = [
         "--prompt", "--negative-prompt", "--width", "--height", "--frames", "--duration", "--fps", "--steps",
         "--guidance", "--shift", "--scheduler", "--seed", "--max-sequence-length", "--window-frames", "--window-overlap",
-        "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--loop", "--fit",
+        "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--pin-strength", "--loop", "--fit",
         "--expand-prompt",
     ]
     /// Options that are flags: present or not.

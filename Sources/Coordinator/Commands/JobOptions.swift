@@ -16,6 +16,11 @@ enum JobOptions {
             repeatable: true),
         .value("--edit", "VIDEO", "regenerate VIDEO under the prompt, starting from it noised to --strength (SDEdit)"),
         .value("--strength", "S", "with --edit: 0 keeps the input, 1 ignores it (default 0.7)"),
+        .value(
+            "--pin-strength", "S",
+            "with --image, --extend-*, --connect: 1 (default) holds the given frames for the whole run; below 1 holds "
+                + "them noised to the current level for the first S share of the steps, then lets the model change "
+                + "them (the input is then not copied into the output)"),
         .flag(
             "--loop",
             "make a seamless loop: the windows wrap around and the clip, 4k frames long, plays end to start without a cut"),
@@ -107,6 +112,13 @@ enum JobOptions {
         }
         let strength = try options.double("--strength", in: 0...1)
         if strength != nil && given != ["--edit"] { throw CommandLineError("option '--strength' goes with --edit") }
+        let pinStrength = try options.double("--pin-strength", in: 0...1)
+        if let pinStrength {
+            guard given.count == 1, given != ["--edit"] else {
+                throw CommandLineError("option '--pin-strength' goes with --image, --extend-forward, --extend-backward or --connect")
+            }
+            guard pinStrength > 0 else { throw CommandLineError("option '--pin-strength' must be above 0, got 0") }
+        }
         if spec.looping == true {
             // A short clip fits one window, which cannot wrap: use overlapping windows of about 2/3 of the clip.
             if options.string("--window-frames") == nil && options.string("--window-overlap") == nil
@@ -166,5 +178,8 @@ enum JobOptions {
             task = .edit(video: path, frames: try media(path).count, strength: strength ?? 0.7)
         }
         do { try task.configure(&spec) } catch { throw CommandLineError("option '\(option)': \(error)") }
+        if let pinStrength, pinStrength < 1 {
+            spec.pins = spec.pins?.map { LatentPin(latentFrame: $0.latentFrame, strength: pinStrength) }
+        }
     }
 }

@@ -44,8 +44,11 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     public var looping: Bool?
     /// How input media of another size is fitted; nil refuses a size mismatch.
     public var fit: FitMode?
-    /// Whether the known content's pixels replace the decoded frames they cover (not for edits).
-    public var passesMediaThrough: Bool { !(media ?? []).isEmpty && editStrength == nil }
+    /// Whether the known content's pixels replace the decoded frames they cover: not for edits, and not when a pin
+    /// is partial (the model may change those frames, and pasting the input back would cut in and out of it).
+    public var passesMediaThrough: Bool {
+        !(media ?? []).isEmpty && editStrength == nil && (pins ?? []).allSatisfy { $0.strength >= 1 }
+    }
 
     /// Creates a spec; call `validate()` before use.
     public init(prompt: String, width: Int, height: Int, frames: Int) {
