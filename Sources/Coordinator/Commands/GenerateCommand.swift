@@ -28,6 +28,9 @@ enum GenerateCommand: Command {
         .value("--latents", "FILE", "initial latent from a safetensors file (tensor 'latents'), for parity runs"),
         .value("--out", "FILE", "output: .y4m, .mp4 (needs ffmpeg), .png (the image for --frames 1, else a contact sheet), .safetensors"),
         .flag("--quiet", "no progress bar"),
+        .value(
+            "--memory", "SIZE",
+            "refuse a job predicted to need more than SIZE, e.g. 16GiB (default: the system's MemAvailable)"),
     ] + JobOptions.taskSpecs
 
     static func run(_ arguments: [String]) throws -> Int32 {
@@ -68,11 +71,13 @@ enum GenerateCommand: Command {
         let quiet = options.flag("--quiet")
         if !quiet { printError("generate: loading model \(modelPath)") }
         let pipeline = try WanVideoPipeline(folder: folder)
+        let memory = try checkMemory(spec, pipeline: pipeline, options: options)
         let sink = try kind.makeSink(path: output, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
         let plan = try spec.windowPlan()
         let unitsPerStep = plan.windows.count * (spec.usesGuidance ? 2 : 1)
         if !quiet {
             printError("generate: \(spec.width)x\(spec.height), \(spec.frames) frames (\(spec.latentFrames) latent), \(spec.steps) steps, \(plan.windows.count) window(s) x \(spec.usesGuidance ? 2 : 1) branch(es) per step")
+            printError("generate: predicted peak memory \(memory.summary)")
         }
         let denoising = quiet ? nil : ProgressBar(label: "denoise", total: spec.steps * unitsPerStep)
         var decoding: ProgressBar?
@@ -96,5 +101,35 @@ enum GenerateCommand: Command {
         let peak = ResourceUsage.peakResidentBytes.map(formatBytes) ?? "unknown"
         print("generated \(output): \(spec.frames) frames \(spec.width)x\(spec.height) in \(formatDuration(seconds)), peak memory \(peak)")
         return 0
+    }
+
+    /// Predicts the job's peak memory and refuses it, naming the largest size that fits, when it exceeds
+    /// `--memory` or the system's available memory.
+    static func checkMemory(
+        _ spec: VideoJobSpec, pipeline: WanVideoPipeline, options: CommandLineOptions
+    ) throws -> GenerationMemory {
+        let weights = GenerationMemory.weightBytes(folder: pipeline.folder.path)
+        let predict = { (job: VideoJobSpec) in try GenerationMemory.estimate(spec: job, pipeline: pipeline, weightBytes: weights) }
+        let predicted = try predict(spec)
+        let budget: Int?
+        let source: String
+        if let text = options.string("--memory") {
+            do { budget = try parseByteSize(text, line: 0) } catch {
+                throw CommandLineError("option '--memory' expects a size such as 16GiB or 512MiB, got '\(text)'")
+            }
+            source = "--memory"
+        } else {
+            budget = GenerationMemory.availableBytes()
+            source = "the system's available memory (MemAvailable)"
+        }
+        guard let budget, predicted.totalBytes > budget else { return predicted }
+        let multiple = pipeline.vae.config.spatialCompression * pipeline.transformer.config.patchSize[1]
+        let largest = try GenerationMemory.largestFittingSize(spec: spec, multiple: multiple, budget: budget, predict: predict)
+        let what = spec.frames == 1 ? "image" : "video of \(spec.frames) frames"
+        let advice = largest.map { "the largest \(what) of this shape that fits is \($0.width)x\($0.height)" }
+            ?? "not even the smallest size fits"
+        throw CommandLineError(
+            "a \(spec.width)x\(spec.height) \(what) needs about \(predicted.summary), more than the \(formatBytes(budget)) "
+                + "of \(source); \(advice) (give --memory to change the budget, or run it on a cluster)")
     }
 }
