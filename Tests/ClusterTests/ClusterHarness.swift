@@ -7,6 +7,8 @@ protocol ClusterHarness: AnyObject {
     var folder: String { get }
     var binaries: String { get }
     var configPath: String { get }
+    /// Everything the coordinator (every run of it) has written so far.
+    var coordinatorLog: String { get }
 }
 
 extension ClusterHarness {
@@ -36,6 +38,16 @@ extension ClusterHarness {
         let (status, output) = try runProgram(binaries + "/" + program, arguments, in: folder, timeoutSeconds: timeoutSeconds)
         guard status == 0 else { throw HarnessError("\(program) \(arguments.joined(separator: " ")) exited \(status): \(output)") }
         return output
+    }
+
+    /// Waits until the coordinator has logged a connection from every worker in `names`. A worker that starts late
+    /// (its speed probe takes a few hundred ms under load) would otherwise miss the first placement: the first job
+    /// would be planned without it, and a test that then stops or kills it would hit a worker the job does not use.
+    func waitUntilConnected(_ names: [String], deadline: Date) throws {
+        while !names.allSatisfy({ coordinatorLog.contains("worker \($0) connected") }) {
+            guard Date() < deadline else { throw HarnessError("not every worker connected within 30 s: \(coordinatorLog)") }
+            usleep(50_000)
+        }
     }
 
     /// `coordinator <command> --config <this cluster> ...`.

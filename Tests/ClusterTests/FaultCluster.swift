@@ -68,14 +68,7 @@ final class FaultCluster: ClusterHarness {
         yaml += "scheduler:\n  window_frames: \(windowFrames)\n  window_overlap: \(windowOverlap)\n  max_inflight_per_stage: 2\n"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         try startCoordinator()
-        // Every worker connected before the first job: a worker still starting (its speed probe takes a few
-        // hundred ms under load) would otherwise miss the first placement, and a test that then stops or kills
-        // it would be hitting a worker the job does not use.
-        let deadline = Date().addingTimeInterval(30)
-        while !specs.allSatisfy({ coordinatorLog.contains("worker \($0.name) connected") }) {
-            guard Date() < deadline else { throw HarnessError("not every worker connected within 30 s: \(coordinatorLog)") }
-            usleep(50_000)
-        }
+        try waitUntilConnected(specs.map(\.name), deadline: Date().addingTimeInterval(30))
     }
 
     deinit { stop() }

@@ -137,12 +137,7 @@ final class LocalCluster: ClusterHarness {
             guard Date() < deadline else { throw HarnessError("the coordinator did not come up within 30 s: \(coordinatorLog)") }
             usleep(100_000)
         }
-        // And every worker connected: under load a worker that starts late would otherwise miss the first
-        // connection round and the first job would be planned without it.
-        while !workers.allSatisfy({ coordinatorLog.contains("worker \($0.name) connected") }) {
-            guard Date() < deadline else { throw HarnessError("not every worker connected within 30 s: \(coordinatorLog)") }
-            usleep(100_000)
-        }
+        try waitUntilConnected(workers.map(\.name), deadline: deadline)
     }
 
     deinit { stop() }
