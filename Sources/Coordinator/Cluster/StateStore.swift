@@ -113,8 +113,8 @@ enum StateStore {
 
     /// Saves the loop's state in `folder`. The new checkpoint is written whole first (to a sibling, fsync'd)
     /// with its CRC32C and size beside it (`<name>.crc32c`), while both older ones still exist, so a full disk
-    /// fails here and loses nothing; then the current pair becomes the previous one (hard links) and the new pair
-    /// is renamed over the current one. A crash between the two renames leaves a checkpoint whose checksum file
+    /// fails here and loses nothing; then the current pair becomes the previous one (hard links renamed into
+    /// place, so the previous checkpoint never goes missing) and the new pair is renamed over the current one. A crash between the two renames leaves a checkpoint whose checksum file
     /// does not match: it is refused at resume and the previous one, whose pair matches, is used.
     static func saveCheckpoint(_ loop: DenoisingLoop, job: String, folder: String) throws {
         let current = (folder as NSString).appendingPathComponent(checkpointName)
@@ -130,10 +130,16 @@ enum StateStore {
             throw error
         }
         if FileManager.default.fileExists(atPath: current) {
+            // Each file of the previous pair is replaced in one rename (a hard link made beside it first), so a
+            // crash never leaves the job without a previous checkpoint once it has had one.
             for (from, to) in [(current, previous), (current + checksumSuffix, previous + checksumSuffix)] {
-                if unlink(to) != 0 && errno != ENOENT { throw StateWriteError(path: to, operation: "unlink", code: errno) }
                 guard FileManager.default.fileExists(atPath: from) else { continue }
-                guard link(from, to) == 0 else { throw StateWriteError(path: to, operation: "link", code: errno) }
+                let staging = to + ".link"
+                if unlink(staging) != 0 && errno != ENOENT {
+                    throw StateWriteError(path: staging, operation: "unlink", code: errno)
+                }
+                guard link(from, staging) == 0 else { throw StateWriteError(path: staging, operation: "link", code: errno) }
+                guard rename(staging, to) == 0 else { throw StateWriteError(path: to, operation: "rename", code: errno) }
             }
         }
         guard rename(next, current) == 0 else { throw StateWriteError(path: current, operation: "rename", code: errno) }
