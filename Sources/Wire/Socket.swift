@@ -96,27 +96,36 @@ public final class SocketHandle: Sendable {
         var offset = 0
         while index < parts.count {
             if parts[index].count == offset { index += 1; offset = 0; continue }
-            let batch = min(parts.count - index, 64)
-            // sendmsg with MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE for the process.
-            let written: Int = withIOVectors(parts[index..<(index + batch)], firstOffset: offset) { vectors in
-                var header = msghdr()
-                header.msg_iov = vectors.baseAddress
-                header.msg_iovlen = vectors.count
-                return sendmsg(descriptor, &header, Int32(MSG_NOSIGNAL))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                if code == EAGAIN || code == EWOULDBLOCK {
-                    throw .timedOut(what: "sending to \(peerDescription) (peer not reading)", seconds: 0)
-                }
-                throw .system(operation: "send to", address: peerDescription, errno: code)
-            }
-            var remaining = written
+            var remaining = try send(parts[index...], firstOffset: offset, wait: true)
             while remaining > 0 {
                 let left = parts[index].count - offset
                 if remaining >= left { remaining -= left; index += 1; offset = 0 } else { offset += remaining; remaining = 0 }
             }
+        }
+    }
+
+    /// One `sendmsg` of up to 64 of `parts` (the first one from `firstOffset`); returns how many bytes the
+    /// kernel took. With `wait` false it never blocks and returns 0 when the send buffer is full; with
+    /// `wait` true it blocks for room, and a send that makes no progress for the send timeout throws.
+    func send(_ parts: ArraySlice<ArraySlice<UInt8>>, firstOffset: Int, wait: Bool) throws(TransportError) -> Int {
+        let batch = parts.prefix(64)
+        // MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE for the process.
+        let flags = Int32(MSG_NOSIGNAL) | (wait ? 0 : Int32(MSG_DONTWAIT))
+        while true {
+            let written: Int = withIOVectors(batch, firstOffset: firstOffset) { vectors in
+                var header = msghdr()
+                header.msg_iov = vectors.baseAddress
+                header.msg_iovlen = vectors.count
+                return sendmsg(descriptor, &header, flags)
+            }
+            if written >= 0 { return written }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK {
+                if !wait { return 0 }
+                throw .timedOut(what: "sending to \(peerDescription) (peer not reading)", seconds: 0)
+            }
+            throw .system(operation: "send to", address: peerDescription, errno: code)
         }
     }
 
