@@ -289,7 +289,16 @@ final class ConnectionCore: Sendable {
 
     private func runReader(_ reader: FrameReader) {
         reader.maxPayloadBytes = options.maxPayloadBytes
-        reader.onBytes = { [self] _ in state.withLock { $0.monitor.received(at: monotonicNanoseconds()) } }
+        // The heartbeat tick also runs here, not only in `waitReadable`: in the middle of a payload the reader
+        // receives without polling while bytes keep coming, and our heartbeats must still go out.
+        reader.onBytes = { [self] _ in
+            let now = monotonicNanoseconds()
+            let actions = state.withLock { state in
+                state.monitor.received(at: now)
+                return state.monitor.tick(at: now)
+            }
+            for case .sendHeartbeat(let beat) in actions { sendHeartbeat(beat) }
+        }
         reader.wait = { [self] () throws(TransportError) in try waitReadable() }
         while true {
             do {
@@ -345,13 +354,17 @@ final class ConnectionCore: Sendable {
             for action in actions {
                 switch action {
                 case .sendHeartbeat(let beat):
-                    if !state.withLock({ $0.closing || $0.writeShut }) { enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil)) }
+                    sendHeartbeat(beat)
                 case .declareDead(let silent):
                     throw .peerSilent(seconds: Double(silent) / 1e9)
                 }
             }
             if readable { return }
         }
+    }
+
+    private func sendHeartbeat(_ beat: Heartbeat) {
+        if !state.withLock({ $0.closing || $0.writeShut }) { enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil)) }
     }
 
     private func handle(_ frame: Frame) throws(TransportError) {

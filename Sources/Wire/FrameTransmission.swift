@@ -4,8 +4,9 @@
 ///
 /// Whoever holds the transmission writes it: the thread that queued the frame writes what the socket takes
 /// without waiting, and if bytes are left the connection's writer thread finishes them. With a trailer
-/// checksum, each piece of the payload is checksummed just before it is sent (so it is read from memory
-/// once, while in cache) and the trailer goes out in the same `sendmsg` as the last piece.
+/// checksum, the payload goes out in pieces and each piece is checksummed right after the kernel has copied
+/// it (so it is read from memory once, while in cache, and the first byte leaves without waiting for the
+/// checksum); the 4 trailer bytes follow the last piece.
 struct FrameTransmission: Sendable {
     /// The frame's request id.
     let requestID: UInt64
@@ -21,13 +22,16 @@ struct FrameTransmission: Sendable {
     private let totalByteCount: Int
     /// Bytes already handed to the kernel.
     private(set) var sentByteCount = 0
-    /// Bytes that may be sent now: with a trailer, only payload bytes already checksummed.
-    private var readyByteCount: Int
+    /// Frame bytes (header included) up to which the payload has been checksummed.
+    private var checksummedByteCount: Int
     /// The running trailer checksum (nil without a trailer).
     private var trailerChecksum: CRC32C?
+    /// Whether the trailer has been computed and appended to `parts`.
+    private var trailerReady = false
 
-    /// The payload is checksummed (trailer form) and sent in pieces of this size.
-    static let pieceBytes = 256 << 10
+    /// With a trailer, each `sendmsg` carries at most this many frame bytes (plus a short rest rather than
+    /// leaving it for a call of its own), so the checksum that follows finds them still in cache.
+    static let pieceBytes = 1 << 20
 
     /// Prepares `frame` for sending.
     init(_ frame: OutgoingFrame, requestID: UInt64, completion: (@Sendable (TransportError?) -> Void)?) {
@@ -36,13 +40,12 @@ struct FrameTransmission: Sendable {
         parts = [frame.header[...]] + frame.segments
         payloadByteCount = frame.payloadByteCount
         frameByteCount = frame.header.count + payloadByteCount
+        checksummedByteCount = frame.header.count
         if frame.placement == .trailer {
             totalByteCount = frameByteCount + OutgoingFrame.trailerByteCount
-            readyByteCount = frame.header.count
             trailerChecksum = CRC32C()
         } else {
             totalByteCount = frameByteCount
-            readyByteCount = frameByteCount
         }
     }
 
@@ -54,28 +57,40 @@ struct FrameTransmission: Sendable {
     mutating func write(to socket: SocketHandle, wait: Bool, budgetBytes: Int = .max) throws(TransportError) -> Bool {
         var sentNow = 0
         while sentByteCount < totalByteCount {
-            if sentByteCount == readyByteCount { checksumNextPiece() }
-            let pending = bytes(from: sentByteCount, to: readyByteCount)
+            let pending = bytes(from: sentByteCount, to: sendLimit())
             let written = try socket.send(pending[...], firstOffset: 0, wait: wait)
             if written == 0 { return false }
             sentByteCount += written
             sentNow += written
+            if trailerChecksum != nil && !trailerReady {
+                checksum(upTo: min(sentByteCount, frameByteCount))
+                if checksummedByteCount == frameByteCount { appendTrailer() }
+            }
             if !wait && sentNow >= budgetBytes && sentByteCount < totalByteCount { return false }
         }
         return true
     }
 
-    /// Checksums the next piece of the payload; after the last one, appends the trailer.
-    private mutating func checksumNextPiece() {
-        guard var crc = trailerChecksum else { return }
-        let end = min(frameByteCount, readyByteCount + FrameTransmission.pieceBytes)
-        for slice in bytes(from: readyByteCount, to: end) { crc.update(bytes: slice) }
+    /// Where the next `sendmsg` stops: the end of the frame, or with a trailer still to compute, one piece on.
+    private func sendLimit() -> Int {
+        guard trailerChecksum != nil && !trailerReady else { return totalByteCount }
+        let piece = FrameTransmission.pieceBytes
+        return frameByteCount - sentByteCount < piece + piece / 2 ? frameByteCount : sentByteCount + piece
+    }
+
+    /// Adds the frame's payload bytes up to `end` to the trailer checksum.
+    private mutating func checksum(upTo end: Int) {
+        guard var crc = trailerChecksum, end > checksummedByteCount else { return }
+        for slice in bytes(from: checksummedByteCount, to: end) { crc.update(bytes: slice) }
         trailerChecksum = crc
-        readyByteCount = end
-        if end == frameByteCount {
-            parts.append(OutgoingFrame.trailerBytes(crc.value)[...])
-            readyByteCount = totalByteCount
-        }
+        checksummedByteCount = end
+    }
+
+    /// Appends the finished checksum as the trailer.
+    private mutating func appendTrailer() {
+        guard let crc = trailerChecksum else { return }
+        parts.append(OutgoingFrame.trailerBytes(crc.value)[...])
+        trailerReady = true
     }
 
     /// The frame's bytes in `from..<to` as slices of the parts (no copy).

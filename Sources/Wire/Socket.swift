@@ -9,8 +9,13 @@ public struct SocketOptions: Sendable {
     public var bufferBytes: Int32 = 4 << 20
     /// How long a single blocking write may make no progress before the connection is declared dead.
     public var sendTimeoutSeconds: Double = 30
+    /// The TCP congestion control algorithm by name (Linux TCP_CONGESTION: "reno", "cubic", "bbr", ...), or
+    /// nil for the system's default. Unprivileged processes may pick only the names listed in
+    /// /proc/sys/net/ipv4/tcp_allowed_congestion_control. A name the system refuses fails the connect or
+    /// the listen.
+    public var congestionControl: String?
 
-    /// Defaults: 4 MiB buffers, 30 s send timeout.
+    /// Defaults: 4 MiB buffers, 30 s send timeout, the system's congestion control.
     public init() {}
 }
 
@@ -35,14 +40,24 @@ public final class SocketHandle: Sendable {
     /// Ends our sending direction (the peer reads end-of-stream after our last byte).
     func shutdownWrite() { _ = Glibc.shutdown(descriptor, Int32(SHUT_WR)) }
 
-    /// Sets TCP_NODELAY, buffer sizes, the send timeout and close-on-exec.
-    func configure(_ options: SocketOptions) {
+    /// Sets TCP_NODELAY, buffer sizes, the send timeout and the congestion control.
+    func configure(_ options: SocketOptions) throws(TransportError) {
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var size = options.bufferBytes
         setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         setTimeout(SO_SNDTIMEO, seconds: options.sendTimeoutSeconds)
+        if let name = options.congestionControl { try setCongestionControl(name) }
+    }
+
+    /// Chooses the TCP congestion control algorithm (accepted sockets inherit the listener's).
+    func setCongestionControl(_ name: String) throws(TransportError) {
+        let status = name.withCString { setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0))) }
+        guard status == 0 else {
+            throw .system(operation: "choosing TCP congestion control \"\(name)\" for", address: peerDescription,
+                          errno: errno)
+        }
     }
 
     func setTimeout(_ option: Int32, seconds: Double) {
@@ -70,7 +85,7 @@ public final class SocketHandle: Sendable {
         let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw .system(operation: "socket", address: "\(address)", errno: errno) }
         let handle = SocketHandle(descriptor: descriptor, peerDescription: "\(address)")
-        handle.configure(options)
+        try handle.configure(options)
         let flags = fcntl(descriptor, F_GETFL)
         _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
         let status = address.withSockAddr { Glibc.connect(descriptor, $0, $1) }
