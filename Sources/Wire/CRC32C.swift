@@ -276,6 +276,13 @@ extension CRC32C {
         return wire_crc32c_fold(start, base, bytes.count)
     }
 
+    /// The kernel's six folding multipliers (for tests, which derive them again from the polynomial).
+    static var foldingConstants: [UInt64] {
+        var constants = [UInt64](repeating: 0, count: 6)
+        constants.withUnsafeMutableBufferPointer { wire_crc32c_fold_constants($0.baseAddress!) }
+        return constants
+    }
+
     /// Buffers at least this long are split into three interleaved chains.
     static let interleaveThresholdBytes = 64 << 10
 
