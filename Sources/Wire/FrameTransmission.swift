@@ -4,9 +4,10 @@
 ///
 /// Whoever holds the transmission writes it: the thread that queued the frame writes what the socket takes
 /// without waiting, and if bytes are left the connection's writer thread finishes them. With a trailer
-/// checksum, the payload goes out in pieces and each piece is checksummed right after the kernel has copied
-/// it (so it is read from memory once, while in cache, and the first byte leaves without waiting for the
-/// checksum); the 4 trailer bytes follow the last piece.
+/// checksum, the payload goes out in pieces of about 1 MiB, each read from memory once for the checksum while
+/// it is in cache: every piece but the last is checksummed right after the kernel has copied it (the
+/// checksum runs while earlier bytes are still on their way), the last one just before it is sent, so that
+/// the 4 trailer bytes leave in the same `sendmsg` and the peer reads them with the payload's end.
 struct FrameTransmission: Sendable {
     /// The frame's request id.
     let requestID: UInt64
@@ -57,6 +58,10 @@ struct FrameTransmission: Sendable {
     mutating func write(to socket: SocketHandle, wait: Bool, budgetBytes: Int = .max) throws(TransportError) -> Bool {
         var sentNow = 0
         while sentByteCount < totalByteCount {
+            if trailerChecksum != nil && !trailerReady && isLastPiece {
+                checksum(upTo: frameByteCount)
+                appendTrailer()
+            }
             let pending = bytes(from: sentByteCount, to: sendLimit())
             let written = try socket.send(pending[...], firstOffset: 0, wait: wait)
             if written == 0 { return false }
@@ -71,11 +76,14 @@ struct FrameTransmission: Sendable {
         return true
     }
 
+    /// Whether what is left of the payload goes in one last piece (a short rest rides with the piece before).
+    private var isLastPiece: Bool {
+        frameByteCount - sentByteCount < FrameTransmission.pieceBytes + FrameTransmission.pieceBytes / 2
+    }
+
     /// Where the next `sendmsg` stops: the end of the frame, or with a trailer still to compute, one piece on.
     private func sendLimit() -> Int {
-        guard trailerChecksum != nil && !trailerReady else { return totalByteCount }
-        let piece = FrameTransmission.pieceBytes
-        return frameByteCount - sentByteCount < piece + piece / 2 ? frameByteCount : sentByteCount + piece
+        trailerChecksum != nil && !trailerReady ? sentByteCount + FrameTransmission.pieceBytes : totalByteCount
     }
 
     /// Adds the frame's payload bytes up to `end` to the trailer checksum.
