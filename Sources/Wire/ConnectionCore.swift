@@ -364,7 +364,8 @@ final class ConnectionCore: Sendable {
     }
 
     private func sendHeartbeat(_ beat: Heartbeat) {
-        if !state.withLock({ $0.closing || $0.writeShut }) { enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil)) }
+        guard !state.withLock({ $0.closing || $0.writeShut }) else { return }
+        enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil))
     }
 
     private func handle(_ frame: Frame) throws(TransportError) {

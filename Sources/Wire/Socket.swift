@@ -53,7 +53,9 @@ public final class SocketHandle: Sendable {
 
     /// Chooses the TCP congestion control algorithm (accepted sockets inherit the listener's).
     func setCongestionControl(_ name: String) throws(TransportError) {
-        let status = name.withCString { setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0))) }
+        let status = name.withCString {
+            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0)))
+        }
         guard status == 0 else {
             throw .system(operation: "choosing TCP congestion control \"\(name)\" for", address: peerDescription,
                           errno: errno)
@@ -114,7 +116,14 @@ public final class SocketHandle: Sendable {
             var remaining = try send(parts[index...], firstOffset: offset, wait: true)
             while remaining > 0 {
                 let left = parts[index].count - offset
-                if remaining >= left { remaining -= left; index += 1; offset = 0 } else { offset += remaining; remaining = 0 }
+                if remaining >= left {
+                    remaining -= left
+                    index += 1
+                    offset = 0
+                } else {
+                    offset += remaining
+                    remaining = 0
+                }
             }
         }
     }

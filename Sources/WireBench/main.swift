@@ -75,7 +75,9 @@ func tune(_ descriptor: Int32) {
     setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, 4)
     if let name = congestionControl {
-        let status = name.withCString { setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0))) }
+        let status = name.withCString {
+            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0)))
+        }
         precondition(status == 0, "TCP congestion control \(name) refused: errno \(errno)")
     }
 }
@@ -194,8 +196,10 @@ func runSender() async throws {
     defer { receiver.process.terminate() }
     let raw = connectRaw(port: receiver.rawPort)
     let wireAddress = "127.0.0.1:\(receiver.wirePort)"
-    let connection = try await WireConnection.connect(to: wireAddress, options: senderOptions(receiver, checksums: true))
-    let unchecked = try await WireConnection.connect(to: wireAddress, options: senderOptions(receiver, checksums: false))
+    let connection = try await WireConnection.connect(to: wireAddress,
+                                                      options: senderOptions(receiver, checksums: true))
+    let unchecked = try await WireConnection.connect(to: wireAddress,
+                                                     options: senderOptions(receiver, checksums: false))
 
     print("TCP congestion control: \(congestionControl ?? "system default (\(systemCongestionControl()))")")
     print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
@@ -264,11 +268,12 @@ func runProfile(_ arguments: [String]) async throws {
     let mebibytes = numbers.count > 0 ? numbers[0] : 1
     let count = max(10, numbers.count > 1 ? numbers[1] : 2000)
     let checksums = !arguments.contains("--no-checksums")
+    let isRaw = arguments.contains("--raw")
     let receiver = try startReceiver()
     defer { receiver.process.terminate() }
     let (message, tensor) = mebibytes == 0 ? (Message.statsRequest, nil) : try forwardMessage(bytes: mebibytes << 20)
     var times: [Double] = []
-    if arguments.contains("--raw") {
+    if isRaw {
         let raw = connectRaw(port: receiver.rawPort)
         let bytes = tensor?.bytes ?? []
         for _ in 0..<count {
@@ -285,11 +290,10 @@ func runProfile(_ arguments: [String]) async throws {
             times.append(now() - start)
         }
         await connection.close()
-        try await Task.sleep(nanoseconds: 300_000_000)
     }
     let sorted = times.sorted()
-    print(String(format: "%@ %d MiB x %d%@: deciles (us)", arguments.contains("--raw") ? "raw" : "wire", mebibytes, count,
-                 arguments.contains("--raw") ? "" : checksums ? ", checksums on" : ", checksums off"),
+    print(String(format: "%@ %d MiB x %d%@: deciles (us)", isRaw ? "raw" : "wire", mebibytes, count,
+                 isRaw ? "" : checksums ? ", checksums on" : ", checksums off"),
           (0..<10).map { String(format: "%.0f", sorted[$0 * count / 10] * 1e6) }.joined(separator: " "),
           String(format: "| mean %.1f us", times.reduce(0, +) / Double(count) * 1e6))
 }
@@ -306,7 +310,8 @@ func runCRCSpeed() {
             sink ^= CRC32C.checksum(bytes: data)
             best = min(best, now() - start)
         }
-        print(String(format: "%7d KiB: %5.1f GB/s (%.1f us) [%08x]", bytes >> 10, Double(bytes) / best / 1e9, best * 1e6, sink))
+        print(String(format: "%7d KiB: %5.1f GB/s (%.1f us) [%08x]", bytes >> 10, Double(bytes) / best / 1e9,
+                     best * 1e6, sink))
     }
 }
 

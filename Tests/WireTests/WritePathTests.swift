@@ -24,7 +24,8 @@ import Testing
                         for await request in connection.incoming {
                             switch request.message {
                             case .jobStatusRequest(let job): arrivals.append(job.jobID)
-                            case .forward(let forward): arrivals.append("forward \(forward.tensors[0].tensor.elementCount)")
+                            case .forward(let forward):
+                                arrivals.append("forward \(forward.tensors[0].tensor.elementCount)")
                             default: arrivals.append("\(request.message.kind)")
                             }
                             try? await connection.reply(to: request, with: .ok)
@@ -136,8 +137,8 @@ import Testing
     }
 
     /// A server-side connection to a `RawPeer` that announced a 64 MiB payload limit.
-    static func connectionToRawPeer(deadAfterSeconds: Double = 10) async throws -> (WireServer, WireConnection, RawPeer) {
-        var serverOptions = ServerOptions(connection: Loopback.options(.worker, "sender", deadAfterSeconds: deadAfterSeconds))
+    static func connectionToRawPeer() async throws -> (WireServer, WireConnection, RawPeer) {
+        var serverOptions = ServerOptions(connection: Loopback.options(.worker, "sender", deadAfterSeconds: 10))
         serverOptions.connection.maxPayloadBytes = 64 << 20
         let server = try WireServer.listen(on: "127.0.0.1:0", options: serverOptions)
         let peer = try RawPeer(server.address.description)
@@ -217,7 +218,8 @@ import Testing
                 #expect(forward.tensors[0].tensor.float32Values() == values)
                 // The socket buffers hold at most about 16 MiB here, so `send` cannot have returned before the
                 // peer read half of the frame (nil: it returned after the peer's last read).
-                #expect((readWhenSent ?? Int.max) >= 8 << 20, "send returned when the peer had read \(readWhenSent ?? 0) bytes")
+                #expect((readWhenSent ?? Int.max) >= 8 << 20,
+                        "send returned when the peer had read \(readWhenSent ?? 0) bytes")
             }
             #expect(frames == senders)
         }
