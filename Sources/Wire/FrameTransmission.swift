@@ -4,10 +4,11 @@
 ///
 /// Whoever holds the transmission writes it: the thread that queued the frame writes what the socket takes
 /// without waiting, and if bytes are left the connection's writer thread finishes them. With a trailer
-/// checksum, the payload goes out in pieces of about 1 MiB, each read from memory once for the checksum while
-/// it is in cache: every piece but the last is checksummed right after the kernel has copied it (the
-/// checksum runs while earlier bytes are still on their way), the last one just before it is sent, so that
-/// the 4 trailer bytes leave in the same `sendmsg` and the peer reads them with the payload's end.
+/// checksum, the payload goes out in pieces of 512 KiB, each checksummed just before it is sent: the
+/// checksum brings the piece into cache and the kernel's copy finds it there, so the payload is read from
+/// memory once, and while a piece is being checksummed the earlier ones are already on their way. The last
+/// piece may be up to 2.5 times as long, so that a message of about 1 MiB goes out in one `sendmsg`, and the
+/// 4 trailer bytes leave with it.
 struct FrameTransmission: Sendable {
     /// The frame's request id.
     let requestID: UInt64
@@ -30,9 +31,8 @@ struct FrameTransmission: Sendable {
     /// Whether the trailer has been computed and appended to `parts`.
     private var trailerReady = false
 
-    /// With a trailer, each `sendmsg` carries at most this many frame bytes (plus a short rest rather than
-    /// leaving it for a call of its own), so the checksum that follows finds them still in cache.
-    static let pieceBytes = 1 << 20
+    /// With a trailer, the payload is checksummed and sent in pieces of this size (see the type's comment).
+    static let pieceBytes = 512 << 10
 
     /// Prepares `frame` for sending.
     init(_ frame: OutgoingFrame, requestID: UInt64, completion: (@Sendable (TransportError?) -> Void)?) {
@@ -58,32 +58,22 @@ struct FrameTransmission: Sendable {
     mutating func write(to socket: SocketHandle, wait: Bool, budgetBytes: Int = .max) throws(TransportError) -> Bool {
         var sentNow = 0
         while sentByteCount < totalByteCount {
-            if trailerChecksum != nil && !trailerReady && isLastPiece {
-                checksum(upTo: frameByteCount)
-                appendTrailer()
+            // Checksum the next piece once less than a piece of checksummed bytes waits (at the start: the header).
+            let checksumming = trailerChecksum != nil && !trailerReady
+            if checksumming && checksummedByteCount - sentByteCount < FrameTransmission.pieceBytes {
+                let rest = frameByteCount - checksummedByteCount
+                let piece = FrameTransmission.pieceBytes
+                checksum(upTo: rest <= piece * 5 / 2 ? frameByteCount : checksummedByteCount + piece)
+                if checksummedByteCount == frameByteCount { appendTrailer() }
             }
-            let pending = bytes(from: sentByteCount, to: sendLimit())
-            let written = try socket.send(pending[...], firstOffset: 0, wait: wait)
+            let limit = trailerChecksum != nil && !trailerReady ? checksummedByteCount : totalByteCount
+            let written = try socket.send(bytes(from: sentByteCount, to: limit)[...], firstOffset: 0, wait: wait)
             if written == 0 { return false }
             sentByteCount += written
             sentNow += written
-            if trailerChecksum != nil && !trailerReady {
-                checksum(upTo: min(sentByteCount, frameByteCount))
-                if checksummedByteCount == frameByteCount { appendTrailer() }
-            }
             if !wait && sentNow >= budgetBytes && sentByteCount < totalByteCount { return false }
         }
         return true
-    }
-
-    /// Whether what is left of the payload goes in one last piece (a short rest rides with the piece before).
-    private var isLastPiece: Bool {
-        frameByteCount - sentByteCount < FrameTransmission.pieceBytes + FrameTransmission.pieceBytes / 2
-    }
-
-    /// Where the next `sendmsg` stops: the end of the frame, or with a trailer still to compute, one piece on.
-    private func sendLimit() -> Int {
-        trailerChecksum != nil && !trailerReady ? sentByteCount + FrameTransmission.pieceBytes : totalByteCount
     }
 
     /// Adds the frame's payload bytes up to `end` to the trailer checksum.
