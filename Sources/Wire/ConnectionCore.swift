@@ -122,13 +122,13 @@ final class ConnectionCore: Sendable {
 
     /// Frames written straight from the thread that queues them send at most this many bytes there
     /// before the writer thread takes over the rest.
-    static let inlineBudgetBytes = 4 << 20
+    static let directWriteBudgetBytes = 4 << 20
 
     /// Queues `item`, or writes a frame at once from this thread when nothing else is being written.
     ///
-    /// The direct write never waits: it sends what the socket takes (at most `inlineBudgetBytes`) and hands
-    /// the rest of the frame to the writer thread, so a caller on the cooperative pool is never blocked by a
-    /// slow peer. Frames go out in the order they were queued: the direct path is taken only when no frame
+    /// The direct write never waits: it sends what the socket takes (at most `directWriteBudgetBytes`) and
+    /// hands the rest of the frame to the writer thread, so a caller on the cooperative pool is never blocked
+    /// by a slow peer. Frames go out in the order they were queued: the direct path is taken only when no frame
     /// is being written and none is queued, and while it runs `writerBusy` holds every later frame back.
     func enqueue(_ item: WriteItem) {
         enum Route { case refused(TransportError), queued, direct }
@@ -158,7 +158,8 @@ final class ConnectionCore: Sendable {
                 return
             }
             do {
-                if try transmission.write(to: socket, wait: false, budgetBytes: ConnectionCore.inlineBudgetBytes) {
+                let budget = ConnectionCore.directWriteBudgetBytes
+                if try transmission.write(to: socket, wait: false, budgetBytes: budget) {
                     finishWrite(transmission, failure: nil)
                 } else {
                     state.withLock { $0.handoff = transmission }
