@@ -40,7 +40,10 @@ final class ConnectionCore: Sendable {
         var queueHead = 0
         var closing = false
         var writeShut = false
+        /// A frame is being written (by the writer thread or directly by the thread that queued it).
         var writerBusy = false
+        /// The rest of a frame a caller began writing directly, for the writer thread to finish.
+        var handoff: FrameTransmission?
         var farewell: Message?
         var closed: TransportError?
         var peerGoodbye: String?
@@ -117,29 +120,102 @@ final class ConnectionCore: Sendable {
 
     // MARK: - Writing
 
+    /// Frames written straight from the thread that queues them send at most this many bytes there
+    /// before the writer thread takes over the rest.
+    static let directWriteBudgetBytes = 4 << 20
+
+    /// Queues `item`, or writes a frame at once from this thread when nothing else is being written.
+    ///
+    /// The direct write never waits: it sends what the socket takes (at most `directWriteBudgetBytes`) and
+    /// hands the rest of the frame to the writer thread, so a caller on the cooperative pool is never blocked
+    /// by a slow peer. Frames go out in the order they were queued: the direct path is taken only when no frame
+    /// is being written and none is queued, and while it runs `writerBusy` holds every later frame back.
     func enqueue(_ item: WriteItem) {
-        let refused: TransportError? = state.withLock { state in
-            if let closed = state.closed { return closed }
+        enum Route { case refused(TransportError), queued, direct }
+        let route: Route = state.withLock { state in
+            if let closed = state.closed { return .refused(closed) }
             if case .frame(let message, _, _) = item, state.closing || state.writeShut,
                message.kind != .goodbye && message.kind != .error {
-                return .closed(reason: "the connection is closing")
+                return .refused(.closed(reason: "the connection is closing"))
+            }
+            state.monitor.sent(at: monotonicNanoseconds())
+            if case .frame = item, !state.writerBusy, state.queueHead == state.queue.count, !state.closing,
+               !state.writeShut {
+                state.writerBusy = true
+                return .direct
             }
             state.queue.append(item)
-            state.monitor.sent(at: monotonicNanoseconds())
+            return .queued
+        }
+        switch route {
+        case .refused(let error):
+            if case .frame(_, _, let completion) = item { completion?(error) }
+        case .queued:
+            writerWakeup.signal()
+        case .direct:
+            guard case .frame(let message, let requestID, let completion) = item else { return }
+            guard var transmission = makeTransmission(message, requestID: requestID, completion: completion) else {
+                return
+            }
+            do {
+                let budget = ConnectionCore.directWriteBudgetBytes
+                if try transmission.write(to: socket, wait: false, budgetBytes: budget) {
+                    finishWrite(transmission, failure: nil)
+                } else {
+                    state.withLock { $0.handoff = transmission }
+                    writerWakeup.signal()
+                }
+            } catch {
+                finishWrite(transmission, failure: error)
+            }
+        }
+    }
+
+    /// The frame for `message` ready to write, or nil (and the completion told, `writerBusy` released) when
+    /// it is above the peer's payload limit.
+    private func makeTransmission(_ message: Message, requestID: UInt64,
+                                  completion: (@Sendable (TransportError?) -> Void)?) -> FrameTransmission? {
+        let frame = makeFrame(message, requestID: requestID)
+        let payloadBytes = frame.payloadByteCount
+        guard UInt64(payloadBytes) <= session.peerMaxPayloadBytes else {
+            releaseWriter()
+            completion?(.messageTooLarge(bytes: payloadBytes, peerLimit: session.peerMaxPayloadBytes))
             return nil
         }
-        if let refused {
-            if case .frame(_, _, let completion) = item { completion?(refused) }
-            return
+        return FrameTransmission(frame, requestID: requestID, completion: completion)
+    }
+
+    /// Ends a frame's write: frees the writer, reports the outcome, and closes the connection if the socket
+    /// failed.
+    private func finishWrite(_ transmission: FrameTransmission, failure: TransportError?) {
+        releaseWriter()
+        transmission.completion?(failure)
+        if let failure { finalize(failure, farewell: nil) }
+    }
+
+    /// Clears `writerBusy`; wakes the writer thread if frames waited meanwhile or the connection closed.
+    private func releaseWriter() {
+        let wake = state.withLock { state in
+            state.writerBusy = false
+            return state.queueHead < state.queue.count || state.closed != nil
         }
-        writerWakeup.signal()
+        if wake { writerWakeup.signal() }
     }
 
     private func runWriter() {
         while true {
-            writerWakeup.wait()
-            enum Next { case item(WriteItem), farewell(Message?, leftovers: [WriteItem], reason: TransportError), idle }
+            enum Next {
+                case resume(FrameTransmission), item(WriteItem)
+                case farewell(Message?, leftovers: [WriteItem], reason: TransportError), idle
+            }
             let next: Next = state.withLock { state in
+                // A frame a caller started and could not finish comes first (`writerBusy` is still set).
+                if let handoff = state.handoff {
+                    state.handoff = nil
+                    return .resume(handoff)
+                }
+                // A caller is writing a frame directly; it wakes us when it is done.
+                if state.writerBusy { return .idle }
                 if let closed = state.closed {
                     let leftovers = Array(state.queue[state.queueHead...])
                     state.queue = []
@@ -157,7 +233,8 @@ final class ConnectionCore: Sendable {
                 return .item(item)
             }
             switch next {
-            case .idle: continue
+            case .idle:
+                writerWakeup.wait()
             case .farewell(let message, let leftovers, let reason):
                 for case .frame(_, _, let completion) in leftovers { completion?(reason) }
                 if let message {
@@ -170,29 +247,34 @@ final class ConnectionCore: Sendable {
                 state.withLock { $0.writeShut = true; $0.writerBusy = false }
                 socket.shutdownWrite()
             case .item(.frame(let message, let requestID, let completion)):
-                let frame = makeFrame(message, requestID: requestID)
-                let payloadBytes = frame.payloadByteCount
-                var failure: TransportError?
-                if UInt64(payloadBytes) > session.peerMaxPayloadBytes {
-                    failure = .messageTooLarge(bytes: payloadBytes, peerLimit: session.peerMaxPayloadBytes)
-                } else if state.withLock({ $0.writeShut }) {
-                    failure = .closed(reason: "the connection is closing")
+                guard let transmission = makeTransmission(message, requestID: requestID, completion: completion) else {
+                    continue
+                }
+                if state.withLock({ $0.writeShut }) {
+                    finishWrite(transmission, failure: .closed(reason: "the connection is closing"))
                 } else {
-                    do { try write(frame) } catch { failure = error }
+                    writeWaiting(transmission)
                 }
-                state.withLock { $0.writerBusy = false }
-                completion?(failure)
-                if let failure, case .messageTooLarge = failure {} else if let failure {
-                    finalize(failure, farewell: nil)
-                }
+            case .resume(let transmission):
+                writeWaiting(transmission)
             }
+        }
+    }
+
+    /// Writes the rest of a frame from the writer thread, waiting for room in the socket as long as needed.
+    private func writeWaiting(_ transmission: FrameTransmission) {
+        var transmission = transmission
+        do {
+            _ = try transmission.write(to: socket, wait: true)
+            finishWrite(transmission, failure: nil)
+        } catch {
+            finishWrite(transmission, failure: error)
         }
     }
 
     /// Payloads at least this large carry their checksum in a trailer, computed piece by piece as they are
     /// sent, so each piece is read from memory once, while it is in cache, instead of twice.
     static let trailerThresholdBytes = 1 << 20
-    private static let streamPieceBytes = 512 << 10
 
     private func makeFrame(_ message: Message, requestID: UInt64) -> OutgoingFrame {
         guard options.payloadChecksums else { return OutgoingFrame(message, requestID: requestID, placement: .none) }
@@ -204,35 +286,20 @@ final class ConnectionCore: Sendable {
                              placement: length >= ConnectionCore.trailerThresholdBytes ? .trailer : .header)
     }
 
-    private func write(_ frame: OutgoingFrame) throws(TransportError) {
-        guard frame.placement == .trailer else {
-            try socket.writeAll([frame.header[...]] + frame.segments)
-            return
-        }
-        var crc = CRC32C()
-        var pending: [ArraySlice<UInt8>] = [frame.header[...]]
-        for segment in frame.segments {
-            var offset = segment.startIndex
-            while offset < segment.endIndex {
-                let piece = segment[offset..<min(segment.endIndex, offset + ConnectionCore.streamPieceBytes)]
-                crc.update(bytes: piece)
-                pending.append(piece)
-                offset = piece.endIndex
-                if pending.reduce(0, { $0 + $1.count }) >= ConnectionCore.streamPieceBytes {
-                    try socket.writeAll(pending)
-                    pending = []
-                }
-            }
-        }
-        pending.append(OutgoingFrame.trailerBytes(crc.value)[...])
-        try socket.writeAll(pending)
-    }
-
     // MARK: - Reading
 
     private func runReader(_ reader: FrameReader) {
         reader.maxPayloadBytes = options.maxPayloadBytes
-        reader.onBytes = { [self] _ in state.withLock { $0.monitor.received(at: monotonicNanoseconds()) } }
+        // The heartbeat tick also runs here, not only in `waitReadable`: in the middle of a payload the reader
+        // receives without polling while bytes keep coming, and our heartbeats must still go out.
+        reader.onBytes = { [self] _ in
+            let now = monotonicNanoseconds()
+            let actions = state.withLock { state in
+                state.monitor.received(at: now)
+                return state.monitor.tick(at: now)
+            }
+            for case .sendHeartbeat(let beat) in actions { sendHeartbeat(beat) }
+        }
         reader.wait = { [self] () throws(TransportError) in try waitReadable() }
         while true {
             do {
@@ -288,13 +355,18 @@ final class ConnectionCore: Sendable {
             for action in actions {
                 switch action {
                 case .sendHeartbeat(let beat):
-                    if !state.withLock({ $0.closing || $0.writeShut }) { enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil)) }
+                    sendHeartbeat(beat)
                 case .declareDead(let silent):
                     throw .peerSilent(seconds: Double(silent) / 1e9)
                 }
             }
             if readable { return }
         }
+    }
+
+    private func sendHeartbeat(_ beat: Heartbeat) {
+        guard !state.withLock({ $0.closing || $0.writeShut }) else { return }
+        enqueue(.frame(.heartbeat(beat), requestID: 0, completion: nil))
     }
 
     private func handle(_ frame: Frame) throws(TransportError) {

@@ -84,7 +84,12 @@ public struct OutgoingFrame: Sendable {
     public var payloadByteCount: Int { segments.reduce(0) { $0 + $1.count } }
 
     /// Total bytes on the wire.
-    public var byteCount: Int { header.count + payloadByteCount + (placement == .trailer ? 4 : 0) }
+    public var byteCount: Int {
+        header.count + payloadByteCount + (placement == .trailer ? OutgoingFrame.trailerByteCount : 0)
+    }
+
+    /// The size of the payload checksum trailer.
+    public static let trailerByteCount = 4
 
     /// The 4 trailer bytes for a finished checksum.
     public static func trailerBytes(_ checksum: UInt32) -> [UInt8] {

@@ -37,17 +37,29 @@ final class FrameReader {
         self.onBytes = onBytes
     }
 
-    /// Receives up to `count` bytes at `pointer`; 0 means end of stream.
-    private func receive(_ pointer: UnsafeMutableRawPointer, _ count: Int) throws(TransportError) -> Int {
+    /// Receives up to `count` bytes at `pointer` and, when `aheadCount` > 0, up to `aheadCount` more at
+    /// `ahead` (one `recvmsg` into both); 0 means end of stream. With `pollFirst` false it first tries
+    /// without waiting: in the middle of a payload the next bytes are usually there already, and the poll
+    /// (with its heartbeat tick) would be a system call for nothing.
+    private func receive(_ pointer: UnsafeMutableRawPointer, _ count: Int, ahead: UnsafeMutableRawPointer? = nil,
+                         aheadCount: Int = 0, pollFirst: Bool = true) throws(TransportError) -> Int {
+        var waitFirst = pollFirst
         while true {
-            try wait()
-            let received = recv(socket.descriptor, pointer, count, 0)
+            if waitFirst { try wait() }
+            var vectors = (iovec(iov_base: pointer, iov_len: count), iovec(iov_base: ahead, iov_len: aheadCount))
+            let received = withUnsafeMutableBytes(of: &vectors) { raw in
+                var message = msghdr()
+                message.msg_iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                message.msg_iovlen = aheadCount > 0 ? 2 : 1
+                return recvmsg(socket.descriptor, &message, waitFirst ? 0 : Int32(MSG_DONTWAIT))
+            }
             if received >= 0 {
                 if received > 0 { onBytes(received) }
                 return received
             }
             let code = errno
-            if code == EINTR || code == EAGAIN || code == EWOULDBLOCK { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { waitFirst = true; continue }
+            if code == EINTR { continue }
             throw .system(operation: "receive from", address: socket.peerDescription, errno: code)
         }
     }
@@ -102,17 +114,32 @@ final class FrameReader {
                 self.start += fromBuffer
             }
             var filled = fromBuffer
+            if filled < length {
+                // The read-ahead buffer is used up; the last receive of the payload refills it with what
+                // follows (the trailer, often the next frame's header), saving a system call.
+                self.start = 0
+                self.end = 0
+            }
             while filled < length {
                 let step = min(FrameReader.stepBytes, length - filled)
                 let base = UnsafeMutableRawPointer(destination.baseAddress! + filled)
-                switch Result(catching: { () throws(TransportError) -> Int in try self.receive(base, step) }) {
+                let last = filled + step == length
+                let outcome = self.buffer.withUnsafeMutableBytes { ahead in
+                    Result(catching: { () throws(TransportError) -> Int in
+                        try self.receive(base, step, ahead: last ? ahead.baseAddress : nil,
+                                         aheadCount: last ? ahead.count : 0, pollFirst: false)
+                    })
+                }
+                switch outcome {
                 case .failure(let error):
                     failure = error
                 case .success(0):
                     failure = .frame(.truncated(bufferedBytes: FrameHeader.byteCount + filled))
                 case .success(let received):
-                    if verify { crc.update(UnsafeRawBufferPointer(start: base, count: received)) }
-                    filled += received
+                    let payloadPart = min(received, step)
+                    if verify { crc.update(UnsafeRawBufferPointer(start: base, count: payloadPart)) }
+                    filled += payloadPart
+                    self.end = received - payloadPart
                 }
                 if failure != nil { break }
             }

@@ -9,8 +9,13 @@ public struct SocketOptions: Sendable {
     public var bufferBytes: Int32 = 4 << 20
     /// How long a single blocking write may make no progress before the connection is declared dead.
     public var sendTimeoutSeconds: Double = 30
+    /// The TCP congestion control algorithm by name (Linux TCP_CONGESTION: "reno", "cubic", "bbr", ...), or
+    /// nil for the system's default. Unprivileged processes may pick only the names listed in
+    /// /proc/sys/net/ipv4/tcp_allowed_congestion_control. A name the system refuses fails the connect or
+    /// the listen.
+    public var congestionControl: String?
 
-    /// Defaults: 4 MiB buffers, 30 s send timeout.
+    /// Defaults: 4 MiB buffers, 30 s send timeout, the system's congestion control.
     public init() {}
 }
 
@@ -35,14 +40,26 @@ public final class SocketHandle: Sendable {
     /// Ends our sending direction (the peer reads end-of-stream after our last byte).
     func shutdownWrite() { _ = Glibc.shutdown(descriptor, Int32(SHUT_WR)) }
 
-    /// Sets TCP_NODELAY, buffer sizes, the send timeout and close-on-exec.
-    func configure(_ options: SocketOptions) {
+    /// Sets TCP_NODELAY, buffer sizes, the send timeout and the congestion control.
+    func configure(_ options: SocketOptions) throws(TransportError) {
         var one: Int32 = 1
         setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         var size = options.bufferBytes
         setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         setTimeout(SO_SNDTIMEO, seconds: options.sendTimeoutSeconds)
+        if let name = options.congestionControl { try setCongestionControl(name) }
+    }
+
+    /// Chooses the TCP congestion control algorithm (accepted sockets inherit the listener's).
+    func setCongestionControl(_ name: String) throws(TransportError) {
+        let status = name.withCString {
+            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0)))
+        }
+        guard status == 0 else {
+            throw .system(operation: "choosing TCP congestion control \"\(name)\" for", address: peerDescription,
+                          errno: errno)
+        }
     }
 
     func setTimeout(_ option: Int32, seconds: Double) {
@@ -70,7 +87,7 @@ public final class SocketHandle: Sendable {
         let descriptor = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw .system(operation: "socket", address: "\(address)", errno: errno) }
         let handle = SocketHandle(descriptor: descriptor, peerDescription: "\(address)")
-        handle.configure(options)
+        try handle.configure(options)
         let flags = fcntl(descriptor, F_GETFL)
         _ = fcntl(descriptor, F_SETFL, flags | O_NONBLOCK)
         let status = address.withSockAddr { Glibc.connect(descriptor, $0, $1) }
@@ -96,27 +113,43 @@ public final class SocketHandle: Sendable {
         var offset = 0
         while index < parts.count {
             if parts[index].count == offset { index += 1; offset = 0; continue }
-            let batch = min(parts.count - index, 64)
-            // sendmsg with MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE for the process.
-            let written: Int = withIOVectors(parts[index..<(index + batch)], firstOffset: offset) { vectors in
+            var remaining = try send(parts[index...], firstOffset: offset, wait: true)
+            while remaining > 0 {
+                let left = parts[index].count - offset
+                if remaining >= left {
+                    remaining -= left
+                    index += 1
+                    offset = 0
+                } else {
+                    offset += remaining
+                    remaining = 0
+                }
+            }
+        }
+    }
+
+    /// One `sendmsg` of up to 64 of `parts` (the first one from `firstOffset`); returns how many bytes the
+    /// kernel took. With `wait` false it never blocks and returns 0 when the send buffer is full; with
+    /// `wait` true it blocks for room, and a send that makes no progress for the send timeout throws.
+    func send(_ parts: ArraySlice<ArraySlice<UInt8>>, firstOffset: Int, wait: Bool) throws(TransportError) -> Int {
+        let batch = parts.prefix(64)
+        // MSG_NOSIGNAL: a peer that went away is an error here, not a SIGPIPE for the process.
+        let flags = Int32(MSG_NOSIGNAL) | (wait ? 0 : Int32(MSG_DONTWAIT))
+        while true {
+            let written: Int = withIOVectors(batch, firstOffset: firstOffset) { vectors in
                 var header = msghdr()
                 header.msg_iov = vectors.baseAddress
                 header.msg_iovlen = vectors.count
-                return sendmsg(descriptor, &header, Int32(MSG_NOSIGNAL))
+                return sendmsg(descriptor, &header, flags)
             }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                if code == EAGAIN || code == EWOULDBLOCK {
-                    throw .timedOut(what: "sending to \(peerDescription) (peer not reading)", seconds: 0)
-                }
-                throw .system(operation: "send to", address: peerDescription, errno: code)
+            if written >= 0 { return written }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK {
+                if !wait { return 0 }
+                throw .timedOut(what: "sending to \(peerDescription) (peer not reading)", seconds: 0)
             }
-            var remaining = written
-            while remaining > 0 {
-                let left = parts[index].count - offset
-                if remaining >= left { remaining -= left; index += 1; offset = 0 } else { offset += remaining; remaining = 0 }
-            }
+            throw .system(operation: "send to", address: peerDescription, errno: code)
         }
     }
 

@@ -49,6 +49,7 @@ public final class WireServer: Sendable {
         let handle = SocketHandle(descriptor: descriptor, peerDescription: address)
         var one: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if let name = options.connection.socket.congestionControl { try handle.setCongestionControl(name) }
         guard target.withSockAddr({ bind(descriptor, $0, $1) }) == 0 else {
             throw .system(operation: "bind", address: address, errno: errno)
         }
@@ -116,7 +117,10 @@ public final class WireServer: Sendable {
 
     private func accept(_ socket: SocketHandle) {
         let connectionOptions = options.connection
-        socket.configure(connectionOptions.socket)
+        do { try socket.configure(connectionOptions.socket) } catch {
+            options.onEvent("dropped \(socket.peerDescription): \(error)")
+            return
+        }
         var handshake = ServerHandshake(
             token: connectionOptions.token?.bytes, role: connectionOptions.role, name: connectionOptions.name,
             nonce: freshNonce(), heartbeatIntervalMilliseconds: UInt32(connectionOptions.heartbeatIntervalSeconds * 1000),

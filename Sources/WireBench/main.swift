@@ -1,5 +1,12 @@
 // bench-wire: throughput of tensor messages over our protocol against a raw TCP send of the same bytes,
 // between two processes on loopback, plus small-message round-trip time. Run by scripts/bench-wire.sh.
+//
+//   bench-wire [--congestion NAME]            the tables (every socket of both processes uses NAME, e.g. reno,
+//                                             instead of the system's default TCP congestion control)
+//   bench-wire --profile MIB COUNT [--raw] [--no-checksums] [--congestion NAME]
+//                                             diagnostics: COUNT requests of one size (wire or raw), one at a
+//                                             time, and the distribution of their times (for perf and tracing)
+//   bench-wire --crc                          CRC-32C speed over 256 KiB, 1 MiB and 256 MiB
 import Foundation
 import Wire
 #if canImport(Glibc)
@@ -16,6 +23,7 @@ func runReceiver() async throws {
     var options = ServerOptions(connection: ConnectionOptions(role: .worker, name: "bench-receiver",
                                                               token: ClusterToken(bytes: decodeHex(tokenHex))))
     options.connection.maxPayloadBytes = 600 << 20
+    options.connection.socket.congestionControl = congestionControl
     let server = try WireServer.listen(on: "127.0.0.1:0", options: options)
     let rawPort = try startRawSink()
     FileHandle.standardOutput.write(Data("ports \(rawPort) \(server.address.port)\n".utf8))
@@ -66,6 +74,12 @@ func tune(_ descriptor: Int32) {
     var size: Int32 = 4 << 20
     setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, 4)
     setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, 4)
+    if let name = congestionControl {
+        let status = name.withCString {
+            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_CONGESTION, $0, socklen_t(strlen($0)))
+        }
+        precondition(status == 0, "TCP congestion control \(name) refused: errno \(errno)")
+    }
 }
 
 func readFully(_ descriptor: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
@@ -103,16 +117,27 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
     return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
 }
 
-func runSender() async throws {
+/// The receiver process and the ports of its raw sink and Wire server.
+struct Receiver {
+    let process: Process
+    let rawPort: UInt16
+    let wirePort: UInt16
+    let token: ClusterToken
+}
+
+/// Starts this program again as the receiver (`--receive`), with the same congestion control.
+func startReceiver() throws -> Receiver {
     let token = ClusterToken.random()
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    child.arguments = ["--receive"]
-    child.environment = ["BENCH_WIRE_TOKEN": token.hex]
+    child.arguments = ["--receive"] + (congestionControl.map { ["--congestion", $0] } ?? [])
+    // The parent's environment too, so both processes use the same CRC-32C implementation (WIRE_CRC32C_*).
+    var environment = ProcessInfo.processInfo.environment
+    environment["BENCH_WIRE_TOKEN"] = token.hex
+    child.environment = environment
     let output = Pipe()
     child.standardOutput = output
     try child.run()
-    defer { child.terminate() }
     var line = ""
     while !line.hasSuffix("\n") {
         let byte = output.fileHandleForReading.readData(ofLength: 1)
@@ -120,25 +145,63 @@ func runSender() async throws {
         line += String(decoding: byte, as: UTF8.self)
     }
     let ports = line.split(separator: " ").dropFirst().map { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines))! }
+    return Receiver(process: child, rawPort: ports[0], wirePort: ports[1], token: token)
+}
 
-    // Raw connection.
+/// A raw TCP connection to the receiver's sink.
+func connectRaw(port: UInt16) -> Int32 {
     let raw = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = ports[0].bigEndian
+    address.sin_port = port.bigEndian
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     precondition(connected == 0, "raw connect failed")
     tune(raw)
+    return raw
+}
 
-    var options = ConnectionOptions(role: .coordinator, name: "bench-sender", token: token)
+/// Wire connection options for the sender.
+func senderOptions(_ receiver: Receiver, checksums: Bool) -> ConnectionOptions {
+    var options = ConnectionOptions(role: .coordinator, name: "bench-sender", token: receiver.token)
     options.maxPayloadBytes = 600 << 20
-    let connection = try await WireConnection.connect(to: "127.0.0.1:\(ports[1])", options: options)
-    options.payloadChecksums = false
-    let unchecked = try await WireConnection.connect(to: "127.0.0.1:\(ports[1])", options: options)
+    options.payloadChecksums = checksums
+    options.socket.congestionControl = congestionControl
+    return options
+}
 
+/// One raw message: an 8-byte length, the bytes, then wait for the 1-byte answer.
+func sendRaw(_ raw: Int32, _ bytes: ArraySlice<UInt8>) {
+    var header = UInt64(bytes.count)
+    writeFully(raw, &header, 8)
+    bytes.withUnsafeBytes { writeFully(raw, $0.baseAddress!, $0.count) }
+    var ack: UInt8 = 0
+    _ = readFully(raw, &ack, 1)
+}
+
+/// A `forward` carrying one float32 tensor of `bytes` bytes of random values.
+func forwardMessage(bytes: Int) throws -> (Message, WireTensor) {
+    var generator = SystemRandomNumberGenerator()
+    let values = (0..<(bytes / 4)).map { _ in Float(bitPattern: UInt32.random(in: 0...0x3F00_0000, using: &generator)) }
+    let tensor = try WireTensor(float32: values, shape: [bytes / 4])
+    let message = Message.forward(Forward(key: MicroBatchKey(jobID: "bench", step: 0, window: 0, branch: 0),
+                                          tensors: [NamedTensor(name: "hidden_states", tensor: tensor)]))
+    return (message, tensor)
+}
+
+func runSender() async throws {
+    let receiver = try startReceiver()
+    defer { receiver.process.terminate() }
+    let raw = connectRaw(port: receiver.rawPort)
+    let wireAddress = "127.0.0.1:\(receiver.wirePort)"
+    let connection = try await WireConnection.connect(to: wireAddress,
+                                                      options: senderOptions(receiver, checksums: true))
+    let unchecked = try await WireConnection.connect(to: wireAddress,
+                                                     options: senderOptions(receiver, checksums: false))
+
+    print("TCP congestion control: \(congestionControl ?? "system default (\(systemCongestionControl()))")")
     print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
     print("Throughput: best of 7 interleaved rounds, each round sending the message count shown, one at a time,")
     print("each acknowledged (raw: 1 byte; wire: an ok reply).")
@@ -147,24 +210,14 @@ func runSender() async throws {
     print("|---|---|---|---|---|---|")
     for (mebibytes, count) in [(1, 200), (16, 24), (256, 3)] {
         let bytes = mebibytes << 20
-        var generator = SystemRandomNumberGenerator()
-        let values = (0..<(bytes / 4)).map { _ in Float(bitPattern: UInt32.random(in: 0...0x3F00_0000, using: &generator)) }
-        let tensor = try WireTensor(float32: values, shape: [bytes / 4])
-        let message = Message.forward(Forward(key: MicroBatchKey(jobID: "bench", step: 0, window: 0, branch: 0),
-                                              tensors: [NamedTensor(name: "hidden_states", tensor: tensor)]))
+        let (message, tensor) = try forwardMessage(bytes: bytes)
         var rawRates: [Double] = []
         var wireRates: [Double] = []
         var uncheckedRates: [Double] = []
         for _ in 0..<7 {
             // Raw: the same bytes, with an 8-byte length in front, acknowledged by one byte.
             var start = now()
-            for _ in 0..<count {
-                var header = UInt64(bytes)
-                writeFully(raw, &header, 8)
-                tensor.bytes.withUnsafeBytes { writeFully(raw, $0.baseAddress!, bytes) }
-                var ack: UInt8 = 0
-                _ = readFully(raw, &ack, 1)
-            }
+            for _ in 0..<count { sendRaw(raw, tensor.bytes) }
             rawRates.append(Double(bytes * count) / (now() - start) / 1e9)
             start = now()
             for _ in 0..<count { _ = try await connection.request(message) }
@@ -206,8 +259,81 @@ func runSender() async throws {
     await unchecked.close()
 }
 
+// MARK: - Diagnostics (not part of the tables)
+
+/// `--profile MIB COUNT [--raw] [--no-checksums]`: COUNT requests of one size, one at a time; prints the
+/// deciles and mean of their times. MIB 0 sends `statsRequest` (or, raw, an 8-byte ping).
+func runProfile(_ arguments: [String]) async throws {
+    let numbers = arguments.compactMap { Int($0) }
+    let mebibytes = numbers.count > 0 ? numbers[0] : 1
+    let count = max(10, numbers.count > 1 ? numbers[1] : 2000)
+    let checksums = !arguments.contains("--no-checksums")
+    let isRaw = arguments.contains("--raw")
+    let receiver = try startReceiver()
+    defer { receiver.process.terminate() }
+    let (message, tensor) = mebibytes == 0 ? (Message.statsRequest, nil) : try forwardMessage(bytes: mebibytes << 20)
+    var times: [Double] = []
+    if isRaw {
+        let raw = connectRaw(port: receiver.rawPort)
+        let bytes = tensor?.bytes ?? []
+        for _ in 0..<count {
+            let start = now()
+            sendRaw(raw, bytes)
+            times.append(now() - start)
+        }
+    } else {
+        let connection = try await WireConnection.connect(to: "127.0.0.1:\(receiver.wirePort)",
+                                                          options: senderOptions(receiver, checksums: checksums))
+        for _ in 0..<count {
+            let start = now()
+            _ = try await connection.request(message)
+            times.append(now() - start)
+        }
+        await connection.close()
+    }
+    let sorted = times.sorted()
+    print(String(format: "%@ %d MiB x %d%@: deciles (us)", isRaw ? "raw" : "wire", mebibytes, count,
+                 isRaw ? "" : checksums ? ", checksums on" : ", checksums off"),
+          (0..<10).map { String(format: "%.0f", sorted[$0 * count / 10] * 1e6) }.joined(separator: " "),
+          String(format: "| mean %.1f us", times.reduce(0, +) / Double(count) * 1e6))
+}
+
+/// `--crc`: CRC-32C speed over 256 KiB and 1 MiB (from cache) and 256 MiB (from memory, split over cores).
+func runCRCSpeed() {
+    print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
+    for bytes in [256 << 10, 1 << 20, 256 << 20] {
+        let data = [UInt8](repeating: 7, count: bytes)
+        var best = Double.infinity
+        var sink: UInt32 = 0
+        for _ in 0..<(bytes >= 64 << 20 ? 5 : 200) {
+            let start = now()
+            sink ^= CRC32C.checksum(bytes: data)
+            best = min(best, now() - start)
+        }
+        print(String(format: "%7d KiB: %5.1f GB/s (%.1f us) [%08x]", bytes >> 10, Double(bytes) / best / 1e9,
+                     best * 1e6, sink))
+    }
+}
+
+/// The system's default TCP congestion control (for the table's heading).
+func systemCongestionControl() -> String {
+    (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_congestion_control", encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+}
+
+/// `--congestion NAME`: every socket of the run (raw and wire, both processes) uses this algorithm.
+let congestionControl: String? = {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: "--congestion"), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}()
+
 if CommandLine.arguments.contains("--receive") {
     try await runReceiver()
+} else if let index = CommandLine.arguments.firstIndex(of: "--profile") {
+    try await runProfile(Array(CommandLine.arguments[(index + 1)...]))
+} else if CommandLine.arguments.contains("--crc") {
+    runCRCSpeed()
 } else {
     try await runSender()
 }

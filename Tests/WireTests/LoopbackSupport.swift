@@ -145,10 +145,10 @@ final class RawPeer {
         return false
     }
 
-    /// Runs the real client handshake with `token`.
-    func handshake(token: ClusterToken?) throws -> HandshakeAction? {
+    /// Runs the real client handshake with `token`, announcing `maxPayloadBytes` as our payload limit.
+    func handshake(token: ClusterToken?, maxPayloadBytes: UInt64 = 1 << 20) throws -> HandshakeAction? {
         var machine = ClientHandshake(token: token?.bytes, role: .coordinator, name: "raw",
-                                      nonce: freshNonce(), maxPayloadBytes: 1 << 20)
+                                      nonce: freshNonce(), maxPayloadBytes: maxPayloadBytes)
         var actions = machine.start()
         while true {
             for action in actions {
