@@ -36,14 +36,10 @@ let package = Package(
         // (Sources/Model/Runtime/BLASRuntime.swift); Swift never contracts a * b + c into an FMA on its own, so
         // results stay the same operation by operation. (`x86-64-v3` is not a name Swift's clang importer accepts.)
         .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: modelSwiftSettings),
-        // CRC-32C by carry-less multiplication (VPCLMULQDQ), in C because Swift cannot name vector intrinsics;
-        // Wire calls it after a CPU check (Sources/WireCRC/crc32c_fold.c).
-        .target(name: "WireCRC"),
         // The cluster protocol: frames, messages, authentication, sockets.
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
             name: "Wire",
-            dependencies: ["WireCRC"],
             swiftSettings: wireSwiftSettings
         ),
         // A process that hosts one pipeline stage.

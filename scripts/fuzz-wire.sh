@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Wire frame-decoder fuzzer (Fuzz/WireFrameFuzz.swift + Sources/Wire/*.swift, compiled directly
-# with swiftc -sanitize=fuzzer,address, plus the C kernel Sources/WireCRC; not a package target) and runs it.
+# with swiftc -sanitize=fuzzer,address; not a package target) and runs it.
 #   scripts/fuzz-wire.sh [SECONDS] [extra libFuzzer options]     (default 600 s)
 # The checked-in seeds are in Fuzz/corpus/wire-frame/; the growing working corpus is .build/fuzz/corpus.
 # Crashing inputs are written to .build/fuzz/ (crash-*); add them to the seed corpus once fixed.
@@ -10,11 +10,9 @@ seconds="${1:-600}"
 shift || true
 out=.build/fuzz
 mkdir -p "$out/corpus"
-clang -O2 -fsanitize=fuzzer-no-link,address -I Sources/WireCRC/include -c Sources/WireCRC/crc32c_fold.c \
-    -o "$out/crc32c_fold.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name WireFuzz \
-    -enable-experimental-feature Extern -Xcc -mcrc32 -I Sources/WireCRC/include \
-    Sources/Wire/*.swift Fuzz/WireFrameFuzz.swift "$out/crc32c_fold.o" -o "$out/wire-frame-fuzz"
+    -enable-experimental-feature Extern -Xcc -mcrc32 \
+    Sources/Wire/*.swift Fuzz/WireFrameFuzz.swift -o "$out/wire-frame-fuzz"
 cp -n Fuzz/corpus/wire-frame/* "$out/corpus/" 2>/dev/null || true
 exec "$out/wire-frame-fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=16384 \
     -artifact_prefix="$out/" -print_final_stats=1 "$@" "$out/corpus"

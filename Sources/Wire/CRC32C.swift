@@ -1,8 +1,6 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): carry-less multiplication (VPCLMULQDQ), the SSE4.2
-// `crc32` instruction, or slicing-by-8 tables.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2 `crc32` instruction, or slicing-by-8 tables.
 import Dispatch
 import Synchronization
-import WireCRC
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,12 +67,9 @@ public struct CRC32C: Sendable {
     /// Which implementation `checksum` and `update` use on this machine.
     public static let implementation: Implementation = Implementation.detect()
 
-    /// The ways to compute the checksum.
+    /// The two ways to compute the checksum.
     public enum Implementation: String, Sendable, CaseIterable {
-        /// x86-64 carry-less multiplication on 512-bit vectors (VPCLMULQDQ) folding the data, finished by the
-        /// `crc32` instruction (about 70 GB/s on one core here); buffers under 256 bytes use `hardware`.
-        case folding
-        /// The x86-64 SSE4.2 `crc32` instruction, eight bytes per instruction (about 33 GB/s here).
+        /// The x86-64 SSE4.2 `crc32` instruction, eight bytes per instruction.
         case hardware
         /// Portable slicing-by-8 tables (about 2.4 GB/s on one core).
         case software
@@ -82,9 +77,6 @@ public struct CRC32C: Sendable {
         static func detect() -> Implementation {
             #if arch(x86_64) && canImport(Glibc)
             if getenv("WIRE_CRC32C_SOFTWARE") != nil { return .software }
-            if getenv("WIRE_CRC32C_NO_FOLDING") == nil && CPUFeatures.hasSSE42 && CPUFeatures.hasFolding {
-                return .folding
-            }
             return CPUFeatures.hasSSE42 ? .hardware : .software
             #else
             return .software
@@ -92,16 +84,12 @@ public struct CRC32C: Sendable {
         }
     }
 
-    /// The finished CRC-32C of `bytes` computed by a chosen implementation (tests compare them); one the
-    /// processor lacks falls back to the next.
+    /// The finished CRC-32C of `bytes` computed by a chosen implementation (tests compare the two).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, using implementation: Implementation) -> UInt32 {
         switch implementation {
         case .software: return ~softwareAdvance(0xFFFF_FFFF, bytes)
-        case .folding, .hardware:
+        case .hardware:
             #if arch(x86_64)
-            if implementation == .folding && CPUFeatures.hasSSE42 && CPUFeatures.hasFolding {
-                return ~foldingAdvance(0xFFFF_FFFF, bytes)
-            }
             if CPUFeatures.hasSSE42 { return ~hardwareAdvance(0xFFFF_FFFF, bytes) }
             #endif
             return ~softwareAdvance(0xFFFF_FFFF, bytes)
@@ -142,7 +130,6 @@ public struct CRC32C: Sendable {
     /// Runs the register over `bytes` with the implementation chosen for this machine, on this thread.
     static func advanceOnThisThread(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         #if arch(x86_64)
-        if implementation == .folding { return foldingAdvance(start, bytes) }
         if implementation == .hardware { return hardwareAdvance(start, bytes) }
         #endif
         return softwareAdvance(start, bytes)
@@ -264,25 +251,6 @@ func _wireCRC32CWords3(_ start: UInt64, _ words: UnsafePointer<UInt64>, _ count:
 }
 
 extension CRC32C {
-    /// Buffers at least this long go to the carry-less multiplication kernel (its minimum is 256 bytes).
-    static let foldingThresholdBytes = 256
-
-    /// Runs the register over `bytes` with the VPCLMULQDQ kernel (Sources/WireCRC); short buffers with `crc32`.
-    /// Only called after `CPUFeatures.hasFolding` said yes.
-    static func foldingAdvance(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress, bytes.count >= foldingThresholdBytes else {
-            return hardwareAdvance(start, bytes)
-        }
-        return wire_crc32c_fold(start, base, bytes.count)
-    }
-
-    /// The kernel's six folding multipliers (for tests, which derive them again from the polynomial).
-    static var foldingConstants: [UInt64] {
-        var constants = [UInt64](repeating: 0, count: 6)
-        constants.withUnsafeMutableBufferPointer { wire_crc32c_fold_constants($0.baseAddress!) }
-        return constants
-    }
-
     /// Buffers at least this long are split into three interleaved chains.
     static let interleaveThresholdBytes = 64 << 10
 
@@ -323,10 +291,6 @@ enum CPUFeatures {
         return 1
         #endif
     }()
-
-    /// Whether the processor and the system can run the VPCLMULQDQ kernel (AVX-512F, VPCLMULQDQ, PCLMULQDQ,
-    /// SSE4.2, and 512-bit register state saved by the kernel), as the kernel's own CPUID check says.
-    static let hasFolding: Bool = wire_crc32c_fold_available() != 0
 
     /// Whether the processor has SSE4.2 (and so the `crc32` instruction).
     static let hasSSE42: Bool = {

@@ -7,6 +7,8 @@
 //                                             diagnostics: COUNT requests of one size (wire or raw), one at a
 //                                             time, and the distribution of their times (for perf and tracing)
 //   bench-wire --crc                          CRC-32C speed over 256 KiB, 1 MiB and 256 MiB
+//   --receiver-cpu N                          with any of the above: run the receiver process on CPU N only
+//                                             (scripts/bench-wire.sh --cpus A,B pins the sender with taskset)
 import Foundation
 import Wire
 #if canImport(Glibc)
@@ -129,8 +131,16 @@ struct Receiver {
 func startReceiver() throws -> Receiver {
     let token = ClusterToken.random()
     let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    child.arguments = ["--receive"] + (congestionControl.map { ["--congestion", $0] } ?? [])
+    let program = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    let arguments = ["--receive"] + (congestionControl.map { ["--congestion", $0] } ?? [])
+    if let cpu = receiverCPU {
+        // A child inherits its parent's CPU set; taskset gives the receiver its own.
+        child.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        child.arguments = ["-c", cpu, program.path] + arguments
+    } else {
+        child.executableURL = program
+        child.arguments = arguments
+    }
     // The parent's environment too, so both processes use the same CRC-32C implementation (WIRE_CRC32C_*).
     var environment = ProcessInfo.processInfo.environment
     environment["BENCH_WIRE_TOKEN"] = token.hex
@@ -203,6 +213,7 @@ func runSender() async throws {
 
     print("TCP congestion control: \(congestionControl ?? "system default (\(systemCongestionControl()))")")
     print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
+    print("CPUs: sender \(allowedCPUs()), receiver \(receiverCPU ?? "not pinned (system scheduler)")")
     print("Throughput: best of 7 interleaved rounds, each round sending the message count shown, one at a time,")
     print("each acknowledged (raw: 1 byte; wire: an ok reply).")
     print("")
@@ -327,6 +338,21 @@ let congestionControl: String? = {
     guard let index = arguments.firstIndex(of: "--congestion"), index + 1 < arguments.count else { return nil }
     return arguments[index + 1]
 }()
+
+/// `--receiver-cpu N`: the receiver process runs on CPU N only.
+let receiverCPU: String? = {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: "--receiver-cpu"), index + 1 < arguments.count else { return nil }
+    guard Int(arguments[index + 1]) != nil else { fatalError("--receiver-cpu takes a CPU number") }
+    return arguments[index + 1]
+}()
+
+/// The CPUs this process may run on, as /proc/self/status lists them.
+func allowedCPUs() -> String {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+    return line.map { $0.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces) } ?? "unknown"
+}
 
 if CommandLine.arguments.contains("--receive") {
     try await runReceiver()

@@ -1,4 +1,4 @@
-// Tests of CRC-32C: the standard check value, the iSCSI vectors, and folding and hardware against software.
+// Tests of CRC-32C: the standard check value, the iSCSI vectors, and hardware against software.
 import Testing
 @testable import Wire
 
@@ -39,55 +39,6 @@ import Testing
             }
         }
     }
-
-    #if arch(x86_64)
-    /// The carry-less multiplication kernel (VPCLMULQDQ) against the tables, at every alignment, from its
-    /// 256-byte minimum through the lengths where each of its loops and tails starts, and from a register
-    /// other than the initial one. On a processor without the instructions the kernel cannot run: the test
-    /// then checks that the machine says so and that `.folding` falls back to a correct checksum.
-    @Test func foldingMatchesSoftwareAtEveryAlignmentAndLength() {
-        var generator = SplitMix64(seed: 12)
-        let bytes = (0..<300_100).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let lengths = [0, 100, 255, 256, 257, 271, 272, 319, 320, 383, 384, 511, 512, 513, 767, 1023, 1024, 1040, 4096,
-                       4111, 65536 + 7, 262_144, 300_000]
-        bytes.withUnsafeBytes { raw in
-            for start in 0..<9 {
-                for length in lengths {
-                    let piece = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
-                    #expect(CRC32C.checksum(piece, using: .folding) == CRC32C.checksum(piece, using: .software),
-                            "start \(start), length \(length)")
-                    if CPUFeatures.hasFolding && CPUFeatures.hasSSE42 {
-                        #expect(CRC32C.foldingAdvance(0x1234_5678, piece) == CRC32C.softwareAdvance(0x1234_5678, piece),
-                                "start \(start), length \(length), register 0x12345678")
-                    }
-                }
-            }
-        }
-        print("CRC32CTests: folding kernel available: \(CPUFeatures.hasFolding)")
-    }
-
-    /// The kernel's multipliers are x^(D+63) and x^(D-1) modulo the polynomial for D = 2048, 512 and 128 bits,
-    /// bit-reflected in the high half of a 64-bit lane: derived here again with the table-free multiply.
-    @Test func foldingConstantsArePowersOfX() {
-        func xPower(_ exponent: Int) -> UInt32 {
-            var power: UInt32 = 1 << 31  // x^0 in the reflected order
-            var remaining = exponent
-            var index = 0
-            while remaining != 0 {
-                if remaining & 1 != 0 { power = CRC32C.multiply(CRC32C.powersOfXSquared[index], power) }
-                remaining >>= 1
-                index += 1
-            }
-            return power
-        }
-        var expected: [UInt64] = []
-        for distance in [2048, 512, 128] {
-            expected.append(UInt64(xPower(distance + 63)) << 32)
-            expected.append(UInt64(xPower(distance - 1)) << 32)
-        }
-        #expect(CRC32C.foldingConstants == expected)
-    }
-    #endif
 
     @Test func parallelPartsMatchOneThread() {
         var generator = SplitMix64(seed: 10)
