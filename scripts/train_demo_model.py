@@ -40,7 +40,7 @@ What it does, stage by stage (each stage resumes from what the previous run left
 Commands:
     nice -n 15 python3 scripts/train_demo_model.py            # train + export to models/demo
     nice -n 15 python3 scripts/train_demo_model.py --resume   # continue a run that was cut off
-    nice -n 15 python3 scripts/train_demo_model.py --eval     # evaluate models/demo (50 pairs), write the sheet
+    nice -n 15 python3 scripts/train_demo_model.py --eval     # evaluate models/demo (50 + 50 pairs), write the sheet
     python3 scripts/train_demo_model.py --vae-check           # reconstruction measure of <work>/vae_ckpt.pt
     python3 scripts/train_demo_model.py --export-checkpoint --out DIR   # export a transformer run under way
 
@@ -113,7 +113,7 @@ sentencepiece spells "and" from pieces it has:
   Transformer (warm start from the committed EMA weights; 1440 clips, 512 of them cyclic; cyclic clips' short
   windows start inside the clip half the time, --cyclic-offsets 0.5), eval = --eval (the committed model's
   own 50 linear pairs, 17 frames; 50 cyclic pairs over 33 frames, oscillation() measure):
-    committed models/demo: linear 37/50, cyclic not trained.
+    committed models/demo (not trained on them): linear 37/50 (as before: the same pairs), cyclic 2/50.
     A. 900 steps, lr 5e-4 (~16 min, loss 0.16 -> 0.10), the decoder-only VAE: linear 38/50, cyclic 10/50.
     B. A + 900 steps, lr 4e-4 (~17 min, loss 0.105 -> 0.093), same VAE: linear 40/50 (down 12/15, left 14/19,
        up 9/10, right 5/6), cyclic 11/50 (updown 8/31, leftright 3/19). Failures: wrong colour (green drawn
@@ -139,7 +139,7 @@ sentencepiece spells "and" from pieces it has:
        cause.
   Not committed: none of A-C makes a loop that shows one object of the prompted colour swinging. Next steps,
   in order: many more transformer steps with the cyclic clips weighted up (they were a third of the batches,
-  ~500 steps' worth in all; the loss was still falling); then, if "left and right" keeps drawing two
+  ~800 steps' worth in all; the loss was still falling); then, if "left and right" keeps drawing two
   objects, a caption word that does not contain the linear motions' words; the VAE fine-tuned with its
   encoder (run C's) is the one to keep, since only it keeps colour through a looping decode.
 """
