@@ -391,7 +391,9 @@ def build_tokenizer(work, log):
 
     spm_dir = os.path.join(work, "spm")
     os.makedirs(spm_dir, exist_ok=True)
-    lines = [caption(*c) for c in combinations()]
+    # The linear motions' captions only: the tokenizer (and so the seeded text encoder) of the committed model,
+    # whose pieces also spell the cyclic captions ("and" as a n d).
+    lines = [caption(*c) for c in combinations(LINEAR_MOTIONS)]
     # Sentencepiece seeds its pieces from repeated substrings; on captions alone those are whole phrases
     # that cross spaces (and so are not allowed), leaving single letters. Word-order shuffles of the
     # captions make every word a repeated unit of its own, so the vocabulary ends up with whole words.
