@@ -117,12 +117,22 @@ struct DemoModelTests {
         let sink = DemoVideoCollector()
         try Self.pipeline.get().generate(
             spec, initialLatents: try reference.tensor(named: "initial_latents").float32(), into: sink)
-        for (key, actual) in [("video", sink.video), ("latents", try #require(sink.latents))] {
+        // The reference's own final latent decoded by our VAE: the decoder alone, within 1e-4.
+        let referenceLatents = try reference.tensor(named: "latents").float32()
+        let decodedReference = DemoVideoCollector()
+        try Self.pipeline.get().decode(referenceLatents, into: decodedReference)
+        // Our latent is within 1e-4 of diffusers'; the video decoded from it inherits that difference through the
+        // decoder's gain (measured 1.4e-4 with the current demo VAE), hence 5e-4 for the end-to-end video.
+        let checks: [(key: String, actual: Tensor, tolerance: Float)] = [
+            ("latents", try #require(sink.latents), 1e-4), ("video", decodedReference.video, 1e-4),
+            ("video", sink.video, 5e-4),
+        ]
+        for (key, actual, tolerance) in checks {
             let expected = try reference.tensor(named: key).float32()
             #expect(actual.shape == expected.shape, "\(key)")
             guard actual.shape == expected.shape else { continue }
             let error = Numerics.maxRelativeError(actual, expected)
-            #expect(error <= 1e-4, "\(key): relative error \(error)")
+            #expect(error <= tolerance, "\(key): relative error \(error), tolerance \(tolerance)")
         }
     }
 
