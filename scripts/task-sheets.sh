@@ -22,7 +22,7 @@ cp "$work/still.png" "$out/task-image.png"
 generate --prompt "$red_right" --image "$work/still.png" --out "$out/task-animate.png"
 generate --prompt "$red_right" --extend-forward "$work/a.y4m" --duration 1 --out "$out/task-extend-forward.png"
 generate --prompt "$blue_up" --extend-backward "$work/b.y4m" --duration 1 --out "$out/task-extend-backward.png"
-generate --prompt "a blue circle moving up on a white background" --loop --duration 2 \
+generate --prompt "a green circle moving up and down on a black background" --loop --duration 2 \
     --window-frames 5 --window-overlap 2 --out "$out/task-loop.png"
 generate --prompt "a green circle moving up on a black background" --connect "$work/a.y4m" "$work/b.y4m" \
     --duration 1 --out "$out/task-connect.png"
