@@ -149,6 +149,11 @@ sentencepiece spells "and" from pieces it has:
        5.12/3.33, x 8.7 px; green up and down on black (3): 1.69/1.98, y 13.6 px. Mostly one object that
        swings and comes back now, but red comes out orange-yellow and a second faint blob still appears in
        some frames. (Work folder: out/demo-train4; exported to out/demo-cyc-d, not in git.)
+    E. D + 700 more steps, the same settings (--transformer-init out/demo-train4/transformer_d --steps 700
+       --lr 3e-4 --cyclic-weight 3; loss 0.110 -> 0.104, ~9 min): Swift loops, seeds 3 and 5, green up and down on
+       black 1.31/1.51 and 2.13/1.93, red left and right on black 2.13/2.32 and 3.46/3.12, blue left and right on
+       white 5.63/3.17 and 5.43/3.87; the sheets look like D's (a second blob, colours mixed). Not evaluated
+       further, not committed.
   COMMITTED: D (as out/demo-cyc-d). None of A-D makes a loop that shows one object of the prompted colour
   swinging cleanly; D is the best of them and better than the earlier model on every linear measure. Next
   steps, in order: continue D (more steps with the cyclic clips weighted up:
