@@ -105,14 +105,7 @@ struct DemoModelTests {
     @Test func matchesDiffusersFromTheSameLatents() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("demo/short_clip.json")))
         let setting = try JSONDecoder().decode(PipelineParityTests.Case.self, from: data)
-        var spec = VideoJobSpec(prompt: setting.prompt, width: setting.width, height: setting.height, frames: setting.frames)
-        spec.negativePrompt = setting.negative
-        spec.steps = setting.steps
-        spec.guidanceScale = setting.guidance
-        spec.scheduler = SchedulerKind(rawValue: setting.scheduler)
-        spec.shift = setting.shift
-        spec.seed = setting.seed
-        spec.maxSequenceLength = setting.maxSequenceLength
+        let spec = setting.spec
         let reference = try SafeTensorsFile(path: Fixtures.path("demo/short_clip.safetensors"))
         let sink = DemoVideoCollector()
         try Self.pipeline.get().generate(

@@ -23,6 +23,19 @@ import Testing
             case name, prompt, negative, width, height, frames, steps, guidance, scheduler, shift, seed
             case maxSequenceLength = "max_sequence_length"
         }
+
+        /// The job these settings describe.
+        var spec: VideoJobSpec {
+            var spec = VideoJobSpec(prompt: prompt, width: width, height: height, frames: frames)
+            spec.negativePrompt = negative
+            spec.steps = steps
+            spec.guidanceScale = guidance
+            spec.scheduler = SchedulerKind(rawValue: scheduler)
+            spec.shift = shift
+            spec.seed = seed
+            spec.maxSequenceLength = maxSequenceLength
+            return spec
+        }
     }
 
     static let pipeline = Result { try WanVideoPipeline(folder: try ModelFolder(path: Fixtures.path("pipeline/model"))) }
@@ -31,14 +44,7 @@ import Testing
     func videoAndLatentsMatchTheReference(name: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("pipeline/\(name).json")))
         let setting = try JSONDecoder().decode(Case.self, from: data)
-        var spec = VideoJobSpec(prompt: setting.prompt, width: setting.width, height: setting.height, frames: setting.frames)
-        spec.negativePrompt = setting.negative
-        spec.steps = setting.steps
-        spec.guidanceScale = setting.guidance
-        spec.scheduler = SchedulerKind(rawValue: setting.scheduler)
-        spec.shift = setting.shift
-        spec.seed = setting.seed
-        spec.maxSequenceLength = setting.maxSequenceLength
+        let spec = setting.spec
         let reference = try SafeTensorsFile(path: Fixtures.path("pipeline/\(name).safetensors"))
         let initial = try reference.tensor(named: "initial_latents").float32()
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("parity-\(name)-\(getpid()).safetensors").path

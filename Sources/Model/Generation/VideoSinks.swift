@@ -10,6 +10,22 @@ public enum DecodedVideo {
         min(max(value / 2 + 0.5, 0), 1)
     }
 
+    /// Appends a chunk [1, 3, F, H, W] to `samples` as [0, 1] values in frame, row, column, channel order (the
+    /// `[F, H, W, 3]` layout of a decoded video).
+    public static func appendUnitSamples(of chunk: Tensor, to samples: inout [Float]) {
+        let (count, plane) = (chunk.shape[2], chunk.shape[3] * chunk.shape[4])
+        samples.reserveCapacity(samples.count + count * plane * 3)
+        chunk.withUnsafeBufferPointer { values in
+            for frame in 0..<count {
+                for index in 0..<plane {
+                    for channel in 0..<3 {
+                        samples.append(unit(values[(channel * count + frame) * plane + index]))
+                    }
+                }
+            }
+        }
+    }
+
     /// The frames of a chunk as 8-bit RGB.
     public static func frames(of chunk: Tensor) -> [RGBFrame] {
         let (count, height, width) = (chunk.shape[2], chunk.shape[3], chunk.shape[4])
@@ -93,19 +109,9 @@ public final class SafeTensorsVideoSink: VideoSink {
     }
 
     public func consume(_ chunk: Tensor) throws {
-        let (count, height, width) = (chunk.shape[2], chunk.shape[3], chunk.shape[4])
-        size = (height, width)
-        let plane = height * width
-        chunk.withUnsafeBufferPointer { values in
-            for frame in 0..<count {
-                for index in 0..<plane {
-                    for channel in 0..<3 {
-                        frames.append(DecodedVideo.unit(values[(channel * count + frame) * plane + index]))
-                    }
-                }
-            }
-        }
-        frameCount += count
+        size = (chunk.shape[3], chunk.shape[4])
+        DecodedVideo.appendUnitSamples(of: chunk, to: &frames)
+        frameCount += chunk.shape[2]
     }
 
     public func finish(latents: Tensor) throws {

@@ -151,19 +151,9 @@ final class DemoVideoCollector: VideoSink {
     private(set) var latents: Tensor?
 
     func consume(_ chunk: Tensor) throws {
-        let (count, height, width) = (chunk.shape[2], chunk.shape[3], chunk.shape[4])
-        size = (height, width)
-        let plane = height * width
-        chunk.withUnsafeBufferPointer { source in
-            for frame in 0..<count {
-                for index in 0..<plane {
-                    for channel in 0..<3 {
-                        values.append(DecodedVideo.unit(source[(channel * count + frame) * plane + index]))
-                    }
-                }
-            }
-        }
-        frameCount += count
+        size = (chunk.shape[3], chunk.shape[4])
+        DecodedVideo.appendUnitSamples(of: chunk, to: &values)
+        frameCount += chunk.shape[2]
     }
 
     func finish(latents: Tensor) throws {
