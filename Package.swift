@@ -10,9 +10,16 @@ let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern"), .
 /// AVX2 for the SIMD8 kernels: the same CPU level the pinned OpenBLAS Haswell kernels need. Swift does not
 /// fuse a * b + c into FMA on its own, so results are the same bits as a portable build.
 let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+/// `-parse-stdlib` gives WireVectorCRC the `Builtin` module (LLVM's carry-less multiply and crc32 intrinsics);
+/// the `-m` flags let the compiler emit those instructions anywhere in that module, which is therefore called
+/// only after a CPU check (Sources/WireVectorCRC/VectorCRC32C.swift).
+let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags([
+    "-parse-stdlib", "-Xcc", "-mavx512f", "-Xcc", "-mvpclmulqdq", "-Xcc", "-mpclmul", "-Xcc", "-mcrc32",
+])]
 #else
 let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
 let modelSwiftSettings: [SwiftSetting] = []
+let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib"])]
 #endif
 
 let package = Package(
@@ -40,8 +47,12 @@ let package = Package(
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
             name: "Wire",
+            dependencies: ["WireVectorCRC"],
             swiftSettings: wireSwiftSettings
         ),
+        // Wire's CRC-32C kernel for AVX-512 processors with VPCLMULQDQ: Swift with LLVM intrinsics, in a module
+        // of its own because it is compiled for those instructions (see `vectorCRCSwiftSettings`).
+        .target(name: "WireVectorCRC", swiftSettings: vectorCRCSwiftSettings),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
@@ -53,7 +64,7 @@ let package = Package(
         // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
         .executableTarget(name: "FaultProxy"),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "WireVectorCRC"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
         // Real coordinator and worker processes on loopback (runs the built binaries).
         .testTarget(name: "ClusterTests", dependencies: ["Coordinator", "Model", "Wire"]),

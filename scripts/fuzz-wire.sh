@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Wire frame-decoder fuzzer (Fuzz/WireFrameFuzz.swift + Sources/Wire/*.swift, compiled directly
-# with swiftc -sanitize=fuzzer,address; not a package target) and runs it.
+# with swiftc -sanitize=fuzzer,address, linked with Sources/WireVectorCRC; not a package target) and runs it.
 #   scripts/fuzz-wire.sh [SECONDS] [extra libFuzzer options]     (default 600 s)
 # The checked-in seeds are in Fuzz/corpus/wire-frame/; the growing working corpus is .build/fuzz/corpus.
 # Crashing inputs are written to .build/fuzz/ (crash-*); add them to the seed corpus once fixed.
@@ -10,9 +10,14 @@ seconds="${1:-600}"
 shift || true
 out=.build/fuzz
 mkdir -p "$out/corpus"
+# Wire's vector CRC kernel is a module of its own with its own flags (Package.swift): built first, linked in.
+swiftc -sanitize=address -parse-as-library -O -module-name WireVectorCRC \
+    -parse-stdlib -Xcc -mavx512f -Xcc -mvpclmulqdq -Xcc -mpclmul -Xcc -mcrc32 \
+    -emit-module -emit-module-path "$out/WireVectorCRC.swiftmodule" \
+    -c Sources/WireVectorCRC/*.swift -o "$out/WireVectorCRC.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name WireFuzz \
-    -enable-experimental-feature Extern -Xcc -mcrc32 \
-    Sources/Wire/*.swift Fuzz/WireFrameFuzz.swift -o "$out/wire-frame-fuzz"
+    -enable-experimental-feature Extern -Xcc -mcrc32 -I "$out" \
+    Sources/Wire/*.swift Fuzz/WireFrameFuzz.swift "$out/WireVectorCRC.o" -o "$out/wire-frame-fuzz"
 cp -n Fuzz/corpus/wire-frame/* "$out/corpus/" 2>/dev/null || true
 exec "$out/wire-frame-fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=16384 \
     -artifact_prefix="$out/" -print_final_stats=1 "$@" "$out/corpus"

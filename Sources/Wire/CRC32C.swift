@@ -1,6 +1,8 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the SSE4.2 `crc32` instruction, or slicing-by-8 tables.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): carry-less folding on AVX-512, the SSE4.2 `crc32`
+// instruction, or slicing-by-8 tables, whichever the processor allows.
 import Dispatch
 import Synchronization
+import WireVectorCRC
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,9 +69,15 @@ public struct CRC32C: Sendable {
     /// Which implementation `checksum` and `update` use on this machine.
     public static let implementation: Implementation = Implementation.detect()
 
-    /// The two ways to compute the checksum.
+    /// The ways to compute the checksum, fastest first.
+    ///
+    /// `WIRE_CRC32C_SOFTWARE=1` in the environment forces `.software`, `WIRE_CRC32C_NO_VECTOR=1` rules out
+    /// `.vector` (for comparisons; every implementation gives the same values).
     public enum Implementation: String, Sendable, CaseIterable {
-        /// The x86-64 SSE4.2 `crc32` instruction, eight bytes per instruction.
+        /// AVX-512 carry-less folding (VPCLMULQDQ) with three `crc32` chains beside it, for buffers of a few
+        /// hundred bytes and more (about 85 GB/s on one core here); shorter ones as `.hardware`.
+        case vector
+        /// The x86-64 SSE4.2 `crc32` instruction, eight bytes per instruction (about 33 GB/s here).
         case hardware
         /// Portable slicing-by-8 tables (about 2.4 GB/s on one core).
         case software
@@ -77,23 +85,36 @@ public struct CRC32C: Sendable {
         static func detect() -> Implementation {
             #if arch(x86_64) && canImport(Glibc)
             if getenv("WIRE_CRC32C_SOFTWARE") != nil { return .software }
+            if CPUFeatures.hasVectorCRC && getenv("WIRE_CRC32C_NO_VECTOR") == nil { return .vector }
             return CPUFeatures.hasSSE42 ? .hardware : .software
             #else
             return .software
             #endif
         }
+
+        /// Whether this processor can run the implementation.
+        public var isAvailable: Bool {
+            switch self {
+            case .vector: return CPUFeatures.hasVectorCRC
+            case .hardware: return CPUFeatures.hasSSE42
+            case .software: return true
+            }
+        }
     }
 
-    /// The finished CRC-32C of `bytes` computed by a chosen implementation (tests compare the two).
+    /// The finished CRC-32C of `bytes` computed by a chosen implementation (tests compare them); one the
+    /// processor cannot run falls back to the next.
     public static func checksum(_ bytes: UnsafeRawBufferPointer, using implementation: Implementation) -> UInt32 {
-        switch implementation {
-        case .software: return ~softwareAdvance(0xFFFF_FFFF, bytes)
-        case .hardware:
-            #if arch(x86_64)
-            if CPUFeatures.hasSSE42 { return ~hardwareAdvance(0xFFFF_FFFF, bytes) }
-            #endif
-            return ~softwareAdvance(0xFFFF_FFFF, bytes)
-        }
+        ~advance(0xFFFF_FFFF, bytes, using: implementation)
+    }
+
+    /// Runs the register over `bytes` on this thread with a chosen implementation, or the next one down.
+    static func advance(_ start: UInt32, _ bytes: UnsafeRawBufferPointer, using implementation: Implementation) -> UInt32 {
+        #if arch(x86_64)
+        if implementation == .vector && CPUFeatures.hasVectorCRC { return vectorAdvance(start, bytes) }
+        if implementation != .software && CPUFeatures.hasSSE42 { return hardwareAdvance(start, bytes) }
+        #endif
+        return softwareAdvance(start, bytes)
     }
 
     /// Buffers at least this long are checksummed in parallel parts (one per core, at most 4).
@@ -129,10 +150,7 @@ public struct CRC32C: Sendable {
 
     /// Runs the register over `bytes` with the implementation chosen for this machine, on this thread.
     static func advanceOnThisThread(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        #if arch(x86_64)
-        if implementation == .hardware { return hardwareAdvance(start, bytes) }
-        #endif
-        return softwareAdvance(start, bytes)
+        advance(start, bytes, using: implementation)
     }
 
     /// Runs the register over `bytes`: eight bytes per step, then the tail byte by byte.
@@ -170,6 +188,11 @@ extension CRC32C {
     /// modulo the polynomial, in the reflected bit order. Lets independently computed parts be joined:
     /// register(A || B) = shift(register(A), |B|) ^ register-from-zero(B).
     static func shift(_ register: UInt32, byteCount: UInt64) -> UInt32 {
+        multiply(power(ofZeroBytes: byteCount), register)
+    }
+
+    /// x^(8 n) modulo the polynomial: what `shift` multiplies by for `n` bytes.
+    static func power(ofZeroBytes byteCount: UInt64) -> UInt32 {
         var power: UInt32 = 1 << 31  // x^0
         var remaining = byteCount
         var index = 3  // 8 n = n << 3
@@ -178,7 +201,7 @@ extension CRC32C {
             remaining >>= 1
             index += 1
         }
-        return multiply(power, register)
+        return power
     }
 
     /// x^(2^k) modulo the polynomial, k = 0..<32.
@@ -281,6 +304,25 @@ extension CRC32C {
 }
 #endif
 
+#if arch(x86_64)
+extension CRC32C {
+    /// Runs the register over `bytes` with `VectorCRC32C` (short buffers with the `crc32` instruction): the
+    /// kernel folds the bulk into 16 bytes plus three chain registers, joined here, then the tail.
+    static func vectorAdvance(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count >= VectorCRC32C.minimumByteCount else {
+            return hardwareAdvance(start, bytes)
+        }
+        let parts = VectorCRC32C.fold(register: start, bytes: base, count: bytes.count)
+        var register = withUnsafeBytes(of: (parts.low.littleEndian, parts.high.littleEndian)) { hardwareAdvance(0, $0) }
+        let chainPower = power(ofZeroBytes: UInt64(parts.chainByteCount))
+        for chain in [parts.chains.0, parts.chains.1, parts.chains.2] {
+            register = multiply(chainPower, register) ^ UInt32(truncatingIfNeeded: chain)
+        }
+        return hardwareAdvance(register, UnsafeRawBufferPointer(rebasing: bytes[parts.byteCount...]))
+    }
+}
+#endif
+
 /// CPU features read once from /proc/cpuinfo (Linux).
 enum CPUFeatures {
     /// Online processors.
@@ -293,18 +335,25 @@ enum CPUFeatures {
     }()
 
     /// Whether the processor has SSE4.2 (and so the `crc32` instruction).
-    static let hasSSE42: Bool = {
+    static let hasSSE42: Bool = flags.contains("sse4_2")
+
+    /// Whether the processor (and the kernel, which lists AVX-512 only when it saves its registers) can run
+    /// `VectorCRC32C`: AVX-512F, VPCLMULQDQ, PCLMULQDQ and SSE4.2.
+    static let hasVectorCRC: Bool = ["avx512f", "vpclmulqdq", "pclmulqdq", "sse4_2"].allSatisfy(flags.contains)
+
+    /// The words of the first `flags` line of /proc/cpuinfo (empty elsewhere).
+    static let flags: Set<Substring> = {
         #if arch(x86_64) && canImport(Glibc)
-        guard let file = fopen("/proc/cpuinfo", "r") else { return false }
+        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 8192)
         while fgets(&line, Int32(line.count), file) != nil {
             let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if text.hasPrefix("flags") { return text.split(separator: " ").contains("sse4_2") }
+            if text.hasPrefix("flags") { return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })) }
         }
-        return false
+        return []
         #else
-        return false
+        return []
         #endif
     }()
 }

@@ -1,6 +1,7 @@
-// Tests of CRC-32C: the standard check value, the iSCSI vectors, and hardware against software.
+// Tests of CRC-32C: the standard check value, the iSCSI vectors, and the vector and hardware paths against software.
 import Testing
 @testable import Wire
+import WireVectorCRC
 
 @Suite struct CRC32CTests {
     @Test func checkValue() {
@@ -36,6 +37,26 @@ import Testing
             for (start, length) in [(0, 65536), (3, 65536 + 7), (1, 200_001), (5, 299_990)] {
                 let piece = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
                 #expect(CRC32C.checksum(piece, using: .hardware) == CRC32C.checksum(piece, using: .software))
+            }
+        }
+    }
+
+    /// The AVX-512 kernel's loop, its lane reduction and its three chains, joined in Wire, against the tables:
+    /// every length around the kernel's minimum and iteration size, odd alignments, and registers mid-stream.
+    @Test(.enabled(if: CRC32C.Implementation.vector.isAvailable, "needs AVX-512F and VPCLMULQDQ"))
+    func vectorMatchesSoftware() {
+        var generator = SplitMix64(seed: 11)
+        let bytes = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let minimum = VectorCRC32C.minimumByteCount
+        var lengths = Array((minimum - 3)...(3 * minimum + 5)) + [4096, 65536 + 7, 1 << 18, 299_990]
+        lengths += [0, 1, 100, 255, 256, 257]
+        bytes.withUnsafeBytes { raw in
+            for (index, length) in lengths.enumerated() {
+                let start = index % 9
+                let piece = UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)])
+                let register = UInt32(truncatingIfNeeded: generator.next())
+                #expect(CRC32C.advance(register, piece, using: .vector) == CRC32C.softwareAdvance(register, piece),
+                        "length \(length) at offset \(start)")
             }
         }
     }
