@@ -1,8 +1,9 @@
 // bench-wire: throughput of tensor messages over our protocol against a raw TCP send of the same bytes,
 // between two processes on loopback, plus small-message round-trip time. Run by scripts/bench-wire.sh.
 //
-//   bench-wire [--congestion NAME]            the tables (every socket of both processes uses NAME, e.g. reno,
-//                                             instead of the system's default TCP congestion control)
+//   bench-wire [--congestion NAME]            the tables, one message at a time and streamed (every socket of
+//                                             both processes uses NAME, e.g. reno, instead of the system's
+//                                             default TCP congestion control)
 //   bench-wire --profile MIB COUNT [--raw] [--no-checksums] [--congestion NAME]
 //                                             diagnostics: COUNT requests of one size (wire or raw), one at a
 //                                             time, and the distribution of their times (for perf and tracing)
@@ -182,13 +183,51 @@ func senderOptions(_ receiver: Receiver, checksums: Bool) -> ConnectionOptions {
     return options
 }
 
+/// Messages in flight in the streamed rows.
+let streamWindow = 8
+
 /// One raw message: an 8-byte length, the bytes, then wait for the 1-byte answer.
 func sendRaw(_ raw: Int32, _ bytes: ArraySlice<UInt8>) {
-    var header = UInt64(bytes.count)
-    writeFully(raw, &header, 8)
-    bytes.withUnsafeBytes { writeFully(raw, $0.baseAddress!, $0.count) }
+    sendRaw(raw, bytes, count: 1, window: 1)
+}
+
+/// `count` raw messages, at most `window` of them unanswered: before sending a message beyond the window, the
+/// oldest answer is read (the sink answers each message with one byte once it has read it all).
+func sendRaw(_ raw: Int32, _ bytes: ArraySlice<UInt8>, count: Int, window: Int) {
+    var unanswered = 0
     var ack: UInt8 = 0
-    _ = readFully(raw, &ack, 1)
+    for _ in 0..<count {
+        if unanswered == window {
+            _ = readFully(raw, &ack, 1)
+            unanswered -= 1
+        }
+        var header = UInt64(bytes.count)
+        writeFully(raw, &header, 8)
+        bytes.withUnsafeBytes { writeFully(raw, $0.baseAddress!, $0.count) }
+        unanswered += 1
+    }
+    for _ in 0..<unanswered { _ = readFully(raw, &ack, 1) }
+}
+
+/// `count` requests on one connection, at most `window` of them awaiting their reply.
+func sendWire(_ connection: WireConnection, _ message: Message, count: Int, window: Int) async throws {
+    if window == 1 {
+        for _ in 0..<count { _ = try await connection.request(message) }
+        return
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var sent = 0
+        while sent < min(window, count) {
+            group.addTask { _ = try await connection.request(message) }
+            sent += 1
+        }
+        while try await group.next() != nil {
+            if sent < count {
+                group.addTask { _ = try await connection.request(message) }
+                sent += 1
+            }
+        }
+    }
 }
 
 /// A `forward` carrying one float32 tensor of `bytes` bytes of random values.
@@ -214,35 +253,41 @@ func runSender() async throws {
     print("TCP congestion control: \(congestionControl ?? "system default (\(systemCongestionControl()))")")
     print("CRC-32C implementation: \(CRC32C.implementation.rawValue)")
     print("CPUs: sender \(allowedCPUs()), receiver \(receiverCPU ?? "not pinned (system scheduler)")")
-    print("Throughput: best of 7 interleaved rounds, each round sending the message count shown, one at a time,")
-    print("each acknowledged (raw: 1 byte; wire: an ok reply).")
-    print("")
-    print("| message | raw socket | wire (checksums on) | wire / raw | wire, checksums off | off / raw |")
-    print("|---|---|---|---|---|---|")
-    for (mebibytes, count) in [(1, 200), (16, 24), (256, 3)] {
-        let bytes = mebibytes << 20
-        let (message, tensor) = try forwardMessage(bytes: bytes)
-        var rawRates: [Double] = []
-        var wireRates: [Double] = []
-        var uncheckedRates: [Double] = []
-        for _ in 0..<7 {
-            // Raw: the same bytes, with an 8-byte length in front, acknowledged by one byte.
-            var start = now()
-            for _ in 0..<count { sendRaw(raw, tensor.bytes) }
-            rawRates.append(Double(bytes * count) / (now() - start) / 1e9)
-            start = now()
-            for _ in 0..<count { _ = try await connection.request(message) }
-            wireRates.append(Double(bytes * count) / (now() - start) / 1e9)
-            start = now()
-            for _ in 0..<count { _ = try await unchecked.request(message) }
-            uncheckedRates.append(Double(bytes * count) / (now() - start) / 1e9)
+    print("Throughput: best of 7 interleaved rounds, each round sending the message count shown, each message")
+    print("acknowledged (raw: 1 byte; wire: an ok reply). One at a time: each message waits for the previous one's")
+    print("answer. Streamed: up to \(streamWindow) messages in flight, the next sent as each answer arrives.")
+    for window in [1, streamWindow] {
+        print("")
+        print(window == 1 ? "One at a time:" : "Streamed, up to \(window) in flight:")
+        print("")
+        print("| message | raw socket | wire (checksums on) | wire / raw | wire, checksums off | off / raw |")
+        print("|---|---|---|---|---|---|")
+        for (mebibytes, count) in [(1, 200), (16, 24), (256, 3)] {
+            let bytes = mebibytes << 20
+            let (message, tensor) = try forwardMessage(bytes: bytes)
+            var rawRates: [Double] = []
+            var wireRates: [Double] = []
+            var uncheckedRates: [Double] = []
+            for _ in 0..<7 {
+                // Raw: the same bytes, with an 8-byte length in front, acknowledged by one byte.
+                var start = now()
+                sendRaw(raw, tensor.bytes, count: count, window: window)
+                rawRates.append(Double(bytes * count) / (now() - start) / 1e9)
+                start = now()
+                try await sendWire(connection, message, count: count, window: window)
+                wireRates.append(Double(bytes * count) / (now() - start) / 1e9)
+                start = now()
+                try await sendWire(unchecked, message, count: count, window: window)
+                uncheckedRates.append(Double(bytes * count) / (now() - start) / 1e9)
+            }
+            // Best of 7 interleaved rounds: other processes on the machine can only slow a round down.
+            let rawRate = rawRates.max()!
+            let wireRate = wireRates.max()!
+            let uncheckedRate = uncheckedRates.max()!
+            print(String(format: "| %d MiB x %d | %.2f GB/s | %.2f GB/s | %.0f%% | %.2f GB/s | %.0f%% |", mebibytes,
+                         count, rawRate, wireRate, 100 * wireRate / rawRate, uncheckedRate,
+                         100 * uncheckedRate / rawRate))
         }
-        // Best of 7 interleaved rounds: other processes on the machine can only slow a round down.
-        let rawRate = rawRates.max()!
-        let wireRate = wireRates.max()!
-        let uncheckedRate = uncheckedRates.max()!
-        print(String(format: "| %d MiB x %d | %.2f GB/s | %.2f GB/s | %.0f%% | %.2f GB/s | %.0f%% |", mebibytes, count,
-                     rawRate, wireRate, 100 * wireRate / rawRate, uncheckedRate, 100 * uncheckedRate / rawRate))
     }
 
     // Small-message round trips.
