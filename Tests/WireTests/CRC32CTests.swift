@@ -41,6 +41,7 @@ import WireVectorCRC
         }
     }
 
+    #if arch(x86_64)
     /// The AVX-512 kernel's loop, its lane reduction and its three chains, joined in Wire, against the tables:
     /// every length around the kernel's minimum and iteration size, odd alignments, and registers mid-stream.
     @Test(.enabled(if: CRC32C.Implementation.vector.isAvailable, "needs AVX-512F and VPCLMULQDQ"))
@@ -60,6 +61,7 @@ import WireVectorCRC
             }
         }
     }
+    #endif
 
     @Test func parallelPartsMatchOneThread() {
         var generator = SplitMix64(seed: 10)
