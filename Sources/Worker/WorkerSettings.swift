@@ -1,5 +1,6 @@
 // The worker's command line: where it listens, the token, the model root, its memory budget and threads.
 import Foundation
+import Model
 
 /// What `worker` was started with.
 struct WorkerSettings: Sendable {
@@ -75,24 +76,12 @@ struct WorkerSettings: Sendable {
         guard name.utf8.count <= 256 else { throw WorkerError("option '--name' is longer than 256 bytes") }
     }
 
-    /// `4GiB`, `512MiB`, `2G`, `1000000`.
+    /// `4GiB`, `512MiB`, `2G`, `1000000` (`ByteSize`).
     static func parseBytes(_ text: String) throws -> Int {
-        let units: [(String, Double)] = [
-            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
-            ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("K", 1024), ("M", 1_048_576),
-            ("G", 1_073_741_824), ("T", 1_099_511_627_776), ("B", 1),
-        ]
-        var number = text
-        var multiplier = 1.0
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            number = String(text.dropLast(suffix.count))
-            multiplier = factor
-            break
-        }
-        guard let value = Double(number), value.isFinite, value > 0, value * multiplier < 9e18 else {
+        guard let bytes = ByteSize.parse(text) else {
             throw WorkerError("option '--memory' expects a size such as 4GiB, 512MiB or 1000000, got '\(text)'")
         }
-        return Int(value * multiplier)
+        return bytes
     }
 }
 

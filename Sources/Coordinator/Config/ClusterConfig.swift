@@ -1,5 +1,6 @@
 // cluster.yaml: where the coordinator listens, where state lives, the token, the model, and the workers.
 import Foundation
+import Model
 
 /// An error in cluster.yaml, naming the file, the line and the field.
 struct ClusterConfigError: Error, CustomStringConvertible {
@@ -275,25 +276,12 @@ private struct MapReader {
     }
 }
 
-/// Parses `4GiB`, `512MiB`, `2G`, `1000000` into bytes.
+/// Parses `4GiB`, `512MiB`, `2G`, `1000000` into bytes (`ByteSize`), naming the line when it cannot.
 func parseByteSize(_ text: String, line: Int) throws -> Int {
-    let units: [(String, Int)] = [
-        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
-        ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000),
-        ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1),
-    ]
-    let trimmed = text.trimmingCharacters(in: .whitespaces)
-    for (suffix, multiplier) in units where trimmed.hasSuffix(suffix) {
-        let number = trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-        guard let value = Double(number), value.isFinite, value > 0, value * Double(multiplier) < 9e18 else {
-            throw ClusterConfigError(description: "line \(line): bad memory size '\(text)' (e.g. 4GiB, 512MiB)")
-        }
-        return Int(value * Double(multiplier))
-    }
-    guard let value = Int(trimmed), value > 0 else {
+    guard let bytes = ByteSize.parse(text) else {
         throw ClusterConfigError(description: "line \(line): bad memory size '\(text)' (e.g. 4GiB, 512MiB)")
     }
-    return value
+    return bytes
 }
 
 private func parseCount(_ text: String, field: String, line: Int, range: ClosedRange<Int>) throws -> Int {
