@@ -346,6 +346,18 @@ def save_checkpoint(path, payload):
     os.replace(tmp, path)
 
 
+def resume_checkpoint(path, model, opt, log, what):
+    """Loads `model` and `opt` from the checkpoint at `path` if there is one, and returns the checkpoint (or
+    None) and the step to continue from (0 without a checkpoint)."""
+    if not os.path.exists(path):
+        return None, 0
+    ckpt = torch.load(path, weights_only=False)
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["opt"])
+    log(f"{what}: resumed at step {ckpt['step']}")
+    return ckpt, ckpt["step"]
+
+
 def cosine_lr(step, total, peak, warmup):
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -511,13 +523,7 @@ def train_vae(args, log):
         check_all(vae.eval(), args.seed, log, 6)
     opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0, betas=(0.9, 0.99))
     ckpt_path = os.path.join(args.work, "vae_ckpt.pt")
-    step = 0
-    if os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        vae.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        step = ckpt["step"]
-        log(f"vae: resumed at step {step}")
+    _, step = resume_checkpoint(ckpt_path, vae, opt, log, "vae")
     vae.train()
     start, window = time.time(), []
     while step < args.vae_steps:
@@ -603,13 +609,7 @@ def finetune_decoder(args, log):
     ckpt_path = os.path.join(args.work, "vae_decoder_ckpt.pt")
     decoder_params = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
     opt = torch.optim.AdamW(decoder_params, lr=args.vae_lr, weight_decay=0.0, betas=(0.9, 0.99))
-    step = 0
-    if os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        vae.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
-        step = ckpt["step"]
-        log(f"vae decoder: resumed at step {step}")
+    _, step = resume_checkpoint(ckpt_path, vae, opt, log, "vae decoder")
     for p in vae.parameters():
         p.requires_grad_(False)
     for p in decoder_params:
@@ -803,14 +803,9 @@ def train_transformer(args, cache, tokenizer, text_encoder, log):
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
     ckpt_path = os.path.join(args.work, "transformer_ckpt.pt")
-    step = 0
-    if os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["opt"])
+    ckpt, step = resume_checkpoint(ckpt_path, model, opt, log, "transformer")
+    if ckpt is not None:
         ema = ckpt["ema"]
-        step = ckpt["step"]
-        log(f"transformer: resumed at step {step}")
     model.train()
     start, window = time.time(), []
     n = z.shape[0]
