@@ -16,13 +16,9 @@ public enum ByteSize {
     /// The size `text` stands for, or `nil` unless it is a positive size below 8 EiB.
     public static func parse(_ text: String) -> Int? {
         var number = Substring(text).trimmingSpaces
-        if number.hasSuffix("B") && !units.contains(where: { number.hasSuffix($0.suffix) }) {
-            number = number.dropLast().trimmingSpaces
-            return Int(number).flatMap { $0 > 0 ? $0 : nil }
-        }
-        guard let unit = units.first(where: { number.hasSuffix($0.suffix) }) else {
-            return Int(number).flatMap { $0 > 0 ? $0 : nil }
-        }
+        let unit = units.first { number.hasSuffix($0.suffix) }
+        if unit == nil && number.hasSuffix("B") { number = number.dropLast().trimmingSpaces }
+        guard let unit else { return Int(number).flatMap { $0 > 0 ? $0 : nil } }
         number = number.dropLast(unit.suffix.count).trimmingSpaces
         // Digits and at most one point only: `Double` alone would also take "nan", "inf" or "0x1p3".
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
