@@ -23,7 +23,8 @@ final class FaultCluster: ClusterHarness {
     private var workers: [String: Process] = [:]
     private var proxies: [String: Process] = [:]
     private var coordinator: Process?
-    private var coordinatorStarts = 0
+    /// How many times `startCoordinator` has run; the latest coordinator logs to `coordinator-<this>.log`.
+    private(set) var coordinatorStarts = 0
 
     /// `stateDirectory`: an absolute state_dir (e.g. a mount the test controls); default a fresh folder in `root`.
     init(

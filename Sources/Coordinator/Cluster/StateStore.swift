@@ -115,7 +115,9 @@ enum StateStore {
     /// with its CRC32C and size beside it (`<name>.crc32c`), while both older ones still exist, so a full disk
     /// fails here and loses nothing; then the current pair becomes the previous one (hard links renamed into
     /// place, so the previous checkpoint never goes missing) and the new pair is renamed over the current one. A crash between the two renames leaves a checkpoint whose checksum file
-    /// does not match: it is refused at resume and the previous one, whose pair matches, is used.
+    /// does not match: it is refused at resume and the previous one, whose pair matches, is used. Until the new
+    /// pair is renamed in, the current and previous names share one file, so a crash in that moment leaves two
+    /// names for one complete checkpoint (and damage to that file afterwards would reach both).
     static func saveCheckpoint(_ loop: DenoisingLoop, job: String, folder: String) throws {
         let current = (folder as NSString).appendingPathComponent(checkpointName)
         let previous = (folder as NSString).appendingPathComponent(previousCheckpointName)
