@@ -167,7 +167,7 @@ final class CoordinatorModel: Sendable {
         let branches = spec.usesGuidance ? 2 : 1
         let floatBytes = 4
         return PlanningModel(
-            layerCount: config.numLayers, bytesPerLayer: bytesPerLayer, entryBytes: 0, exitBytes: 0,
+            layerCount: config.numLayers, bytesPerLayer: bytesPerLayer,
             // A micro-batch's hidden states, plus the wire copy they travel in.
             activationBytes: 2 * tokens * dim * floatBytes,
             // One block: norm, q, k, v, attention output, projection and residual copies, the FFN hidden layer,
