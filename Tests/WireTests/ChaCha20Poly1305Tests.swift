@@ -145,3 +145,40 @@ import Testing
         }
     }
 }
+
+/// Frames authenticated but not encrypted: the tag is the AEAD tag with the body in the ciphertext's place.
+@Suite struct ChaCha20Poly1305AuthenticatorTests {
+    @Test func tagEqualsSealTagOfTheBodyAsCiphertext() throws {
+        let aead = try ChaCha20Poly1305(key: ChaCha20Poly1305Tests.key282)
+        let body = bytes(hex: ChaCha20Poly1305Tests.ciphertext282)
+        var authenticator = try aead.makeAuthenticator(nonce: ChaCha20Poly1305Tests.nonce282,
+                                                       header: ChaCha20Poly1305Tests.aad282)
+        body.withUnsafeBytes { whole in
+            authenticator.update(UnsafeRawBufferPointer(rebasing: whole[0..<50]))
+            authenticator.update(UnsafeRawBufferPointer(rebasing: whole[50...]))
+        }
+        #expect(authenticator.bodyByteCount == 114)
+        #expect(hex(authenticator.finalize()) == ChaCha20Poly1305Tests.tag282)
+    }
+
+    @Test func verifyRejectsAChangedBodyOrNonce() throws {
+        let aead = try ChaCha20Poly1305(key: pseudoRandomBytes(count: 32, seed: 20))
+        let header = pseudoRandomBytes(count: 32, seed: 21)
+        var body = pseudoRandomBytes(count: 1000, seed: 22)
+        func tag(_ body: [UInt8], sequence: UInt8) throws -> [UInt8] {
+            var authenticator = try aead.makeAuthenticator(nonce: [UInt8](repeating: 0, count: 11) + [sequence],
+                                                           header: header)
+            body.withUnsafeBytes { authenticator.update($0) }
+            return authenticator.finalize()
+        }
+        let good = try tag(body, sequence: 1)
+        var checker = try aead.makeAuthenticator(nonce: [UInt8](repeating: 0, count: 11) + [1], header: header)
+        body.withUnsafeBytes { checker.update($0) }
+        try checker.verify(tag: good)
+        #expect(try tag(body, sequence: 2) != good)
+        body[999] ^= 1
+        var changed = try aead.makeAuthenticator(nonce: [UInt8](repeating: 0, count: 11) + [1], header: header)
+        body.withUnsafeBytes { changed.update($0) }
+        #expect(throws: CryptoError.authenticationFailed) { try changed.verify(tag: good) }
+    }
+}
