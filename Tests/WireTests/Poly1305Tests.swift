@@ -71,6 +71,18 @@ import Testing
         }
     }
 
+    /// Long runs (the AVX2 kernel, four blocks per step, where the processor has it) against 16-byte pieces
+    /// (always the scalar code), with limbs at their largest: every key and message byte 0xff.
+    @Test(arguments: [128, 144, 1024, 65536 + 48])
+    func longRunsEqualBlockByBlock(length: Int) throws {
+        for key in [[UInt8](repeating: 0xff, count: 32), pseudoRandomBytes(count: 32, seed: UInt64(length))] {
+            let message = [UInt8](repeating: 0xff, count: length)
+            var pieces = try Poly1305(key: key)
+            for start in stride(from: 0, to: length, by: 16) { pieces.update(Array(message[start..<start + 16])) }
+            #expect(pieces.finalize() == (try Poly1305.authenticationCode(for: message, key: key)))
+        }
+    }
+
     @Test func keyLengthIsChecked() {
         #expect(throws: CryptoError.wrongLength(.poly1305Key, expectedBytes: 32, seenBytes: 16)) {
             try Poly1305(key: [UInt8](repeating: 1, count: 16))

@@ -1,5 +1,8 @@
 // Poly1305 (RFC 8439 §2.5): a one-time authenticator, the message as 130-bit numbers evaluated as a
-// polynomial in r modulo 2^130 - 5, plus s. Three 64-bit limbs of 44, 44 and 42 bits (radix 2^44).
+// polynomial in r modulo 2^130 - 5, plus s. Three 64-bit limbs of 44, 44 and 42 bits (radix 2^44); runs of
+// eight blocks and more go four at a time through the AVX2 kernel in WireVectorChaCha (radix 2^26) where the
+// processor has AVX2.
+import WireVectorChaCha
 
 /// The Poly1305 one-time authenticator, incremental: `update` with pieces of any size, then `finalize`.
 ///
@@ -134,6 +137,14 @@ public struct Poly1305: Sendable {
         var h = (h0, h1, h2)
         var offset = 0
         var remaining = blockCount
+        #if _endian(little)
+        if ChaCha20.usesVectorKernel, blockCount >= 2 * VectorPoly1305.blocksPerStep {
+            let vectorBlocks = blockCount - blockCount % VectorPoly1305.blocksPerStep
+            h = absorbFourAtATime(h, blocks, blockCount: vectorBlocks)
+            offset = vectorBlocks * 16
+            remaining -= vectorBlocks
+        }
+        #endif
         while remaining >= 2 {
             let first = Poly1305.limbs(blocks, offset, highBit)
             let second = Poly1305.limbs(blocks, offset + 16, highBit)
@@ -148,6 +159,39 @@ public struct Poly1305: Sendable {
             h = Poly1305.carry(Poly1305.multiply(h: (h.0 &+ block.0, h.1 &+ block.1, h.2 &+ block.2), by: r))
         }
         (h0, h1, h2) = h
+    }
+
+    /// `absorb` for a multiple of four blocks in the AVX2 kernel (`VectorPoly1305`, radix 2^26), which takes
+    /// h and r, r^2, r^3, r^4 in five 26-bit limbs.
+    func absorbFourAtATime(_ h: (UInt64, UInt64, UInt64), _ blocks: UnsafeRawPointer, blockCount: Int)
+        -> (UInt64, UInt64, UInt64)
+    {
+        let rCubed = Poly1305.carry(Poly1305.multiply(h: (rSquared.r0, rSquared.r1, rSquared.r2), by: r))
+        let rFourth = Poly1305.carry(Poly1305.multiply(h: (rSquared.r0, rSquared.r1, rSquared.r2), by: rSquared))
+        let powers = [(r.r0, r.r1, r.r2), (rSquared.r0, rSquared.r1, rSquared.r2), rCubed, rFourth]
+            .flatMap(Poly1305.radix26)
+        var accumulator = Poly1305.radix26(h)
+        powers.withUnsafeBufferPointer { powers in
+            VectorPoly1305.absorb(accumulator: &accumulator, powers: powers.baseAddress!, blocks: blocks,
+                                  blockCount: blockCount)
+        }
+        return Poly1305.radix44(accumulator)
+    }
+
+    /// Limbs of 44, 44 and 42 bits (the middle one may be a little over) as five limbs of 26 bits.
+    static func radix26(_ h: (UInt64, UInt64, UInt64)) -> [UInt64] {
+        let mask26: UInt64 = (1 << 26) - 1
+        let h1 = h.1 & mask44
+        let h2 = h.2 &+ h.1 >> 44
+        return [h.0 & mask26, (h.0 >> 26 | h1 << 18) & mask26, h1 >> 8 & mask26, (h1 >> 34 | h2 << 10) & mask26,
+                h2 >> 16]
+    }
+
+    /// Five limbs of 26 bits (each below 2^27) as limbs of 44, 44 and 43 bits.
+    static func radix44(_ limbs: [UInt64]) -> (UInt64, UInt64, UInt64) {
+        let low = UInt128(limbs[0]) &+ UInt128(limbs[1]) << 26 &+ UInt128(limbs[2]) << 52 &+ UInt128(limbs[3]) << 78
+        return (UInt64(truncatingIfNeeded: low) & mask44, UInt64(truncatingIfNeeded: low >> 44) & mask44,
+                UInt64(truncatingIfNeeded: low >> 88) &+ limbs[4] << 16)
     }
 
     /// A factor in limbs with 20 times its upper two limbs (their products pass 2^130 and wrap times 5).
