@@ -16,8 +16,9 @@ let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"
 let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags([
     "-parse-stdlib", "-Xcc", "-mavx512f", "-Xcc", "-mvpclmulqdq", "-Xcc", "-mpclmul", "-Xcc", "-mcrc32",
 ])]
-/// `-mavx2` lets the compiler emit 256-bit AVX2 instructions anywhere in WireVectorChaCha (its SIMD8 ChaCha20
-/// kernel), which Wire's ChaCha20 therefore calls only after a CPU check (Sources/WireVectorChaCha).
+/// `-mavx2` lets the compiler emit 256-bit AVX2 instructions anywhere in WireVectorChaCha (its SIMD8 ChaCha20 and
+/// SIMD4<UInt64> Poly1305 kernels), which Wire's ChaCha20 and Poly1305 therefore call only after a CPU check
+/// (Sources/WireVectorChaCha).
 let vectorChaChaSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2"])]
 /// `-parse-stdlib` gives WireVectorSHA LLVM's `sha256rnds2`, `sha256msg1` and `sha256msg2` intrinsics; `-msha` and
 /// `-msse4.1` let the compiler emit them (and SSE4.1) anywhere in that module, which Wire's SHA256 therefore
@@ -62,8 +63,8 @@ let package = Package(
         // Wire's CRC-32C kernel for AVX-512 processors with VPCLMULQDQ: Swift with LLVM intrinsics, in a module
         // of its own because it is compiled for those instructions (see `vectorCRCSwiftSettings`).
         .target(name: "WireVectorCRC", swiftSettings: vectorCRCSwiftSettings),
-        // Wire's ChaCha20 kernel for AVX2 processors, eight blocks per step, in a module of its own because it is
-        // compiled for AVX2 (see `vectorChaChaSwiftSettings`).
+        // Wire's ChaCha20 (eight blocks per step) and Poly1305 (four blocks per step) kernels for AVX2 processors,
+        // in a module of their own because it is compiled for AVX2 (see `vectorChaChaSwiftSettings`).
         .target(name: "WireVectorChaCha", swiftSettings: vectorChaChaSwiftSettings),
         // Wire's SHA-256 block function for processors with the SHA extensions, in a module of its own because it
         // is compiled for them (see `vectorSHASwiftSettings`).
