@@ -388,7 +388,8 @@ func runMACSpeed() throws {
     let aead = try ChaCha20Poly1305(key: key)
     let arrays = Dictionary(uniqueKeysWithValues: sizes.map { ($0, [UInt8](buffer[0..<$0])) })
     let primitives: [(String, (UnsafeMutableRawBufferPointer) throws -> UInt8)] = [
-        ("CRC-32C (parallel over cores from 16 MiB)", { UInt8(truncatingIfNeeded: CRC32C.checksum(UnsafeRawBufferPointer($0))) }),
+        ("CRC-32C (parallel over cores from 16 MiB)",
+         { UInt8(truncatingIfNeeded: CRC32C.checksum(UnsafeRawBufferPointer($0))) }),
         // HMACSHA256 takes an array: one made per size before the clock starts, so the copy is not timed.
         ("HMAC-SHA256 (\(SHA256.hasSHAExtensions ? "SHA extensions" : "portable SHA-256"))",
          { HMACSHA256.authenticationCode(for: arrays[$0.count]!, key: key)[0] }),
@@ -402,7 +403,8 @@ func runMACSpeed() throws {
             try cipher.apply(to: piece)
             return piece[0]
         }),
-        ("ChaCha20-Poly1305 seal (in place)", { try aead.seal(inPlace: $0, nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0))[0] }),
+        ("ChaCha20-Poly1305 seal (in place)",
+         { try aead.seal(inPlace: $0, nonce: nonce, authenticating: UnsafeRawBufferPointer(start: nil, count: 0))[0] }),
     ]
     print("Best of up to 20 runs; in parentheses the rate over this thread's CPU time, which a busy machine")
     print("disturbs less (time the thread waited for a core is not counted).")

@@ -22,7 +22,8 @@ public enum VectorChaCha20 {
         var line = [CChar](repeating: 0, count: 8192)
         while fgets(&line, Int32(line.count), file) != nil {
             let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if text.hasPrefix("flags") { return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("avx2") }
+            guard text.hasPrefix("flags") else { continue }
+            return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains("avx2")
         }
         return false
         #else

@@ -64,7 +64,9 @@ struct Limbs {
     typealias V = SIMD4<UInt64>
     var l0: V, l1: V, l2: V, l3: V, l4: V
 
-    init(_ l0: V, _ l1: V, _ l2: V, _ l3: V, _ l4: V) { (self.l0, self.l1, self.l2, self.l3, self.l4) = (l0, l1, l2, l3, l4) }
+    init(_ l0: V, _ l1: V, _ l2: V, _ l3: V, _ l4: V) {
+        (self.l0, self.l1, self.l2, self.l3, self.l4) = (l0, l1, l2, l3, l4)
+    }
 
     /// The same five limbs at `limbs` in every lane.
     init(splat limbs: UnsafePointer<UInt64>) {

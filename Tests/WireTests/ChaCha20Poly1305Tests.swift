@@ -105,7 +105,9 @@ import Testing
 
         var opener = try aead.makeOpener(nonce: nonce, authenticating: aad)
         text.withUnsafeBytes { buffer in
-            for range in Self.pieces(length, pieceBytes) { opener.authenticate(UnsafeRawBufferPointer(rebasing: buffer[range])) }
+            for range in Self.pieces(length, pieceBytes) {
+                opener.authenticate(UnsafeRawBufferPointer(rebasing: buffer[range]))
+            }
         }
         var decryptor = try opener.verify(tag: tag)
         try text.withUnsafeMutableBytes { buffer in

@@ -19,10 +19,10 @@ func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// RFC 8439 A.2 #2 and A.3 #2-#3 authenticate and encrypt this IETF text (375 bytes).
-let ietfContributionText = Array(("Any submission to the IETF intended by the Contributor for publication as all or part"
-    + " of an IETF Internet-Draft or RFC and any statement made within the context of an IETF activity is considered"
-    + " an \"IETF Contribution\". Such statements include oral statements in IETF sessions, as well as written and"
-    + " electronic communications made at any time or place, which are addressed to").utf8)
+let ietfContributionText = Array(("Any submission to the IETF intended by the Contributor for publication as all or"
+    + " part of an IETF Internet-Draft or RFC and any statement made within the context of an IETF activity is"
+    + " considered an \"IETF Contribution\". Such statements include oral statements in IETF sessions, as well as"
+    + " written and electronic communications made at any time or place, which are addressed to").utf8)
 
 /// RFC 8439 §2.4.2 and §2.8.2 encrypt this sentence (114 bytes).
 let sunscreenText = Array(("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future,"

@@ -13,7 +13,9 @@ extension ChaCha20Poly1305 {
 
     /// A sealer for one message under `nonce`, with all of its associated data in an array.
     public func makeSealer(nonce: [UInt8], authenticating associatedData: [UInt8] = []) throws(CryptoError) -> Sealer {
-        try associatedData.withCryptoBytes { (aad) throws(CryptoError) in try makeSealer(nonce: nonce, authenticating: aad) }
+        try associatedData.withCryptoBytes { (aad) throws(CryptoError) in
+            try makeSealer(nonce: nonce, authenticating: aad)
+        }
     }
 
     /// An opener for one message under `nonce`, with all of its associated data.
@@ -26,7 +28,9 @@ extension ChaCha20Poly1305 {
 
     /// An opener for one message under `nonce`, with all of its associated data in an array.
     public func makeOpener(nonce: [UInt8], authenticating associatedData: [UInt8] = []) throws(CryptoError) -> Opener {
-        try associatedData.withCryptoBytes { (aad) throws(CryptoError) in try makeOpener(nonce: nonce, authenticating: aad) }
+        try associatedData.withCryptoBytes { (aad) throws(CryptoError) in
+            try makeOpener(nonce: nonce, authenticating: aad)
+        }
     }
 
     /// An authenticator for one message under `nonce` that is not encrypted: `header` is authenticated as

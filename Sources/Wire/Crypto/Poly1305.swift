@@ -64,7 +64,9 @@ public struct Poly1305: Sendable {
         var count = bytes.count
         if pendingCount > 0 {
             let take = min(count, 16 - pendingCount)
-            withUnsafeMutableBytes(of: &pending) { $0.baseAddress!.advanced(by: pendingCount).copyMemory(from: input, byteCount: take) }
+            withUnsafeMutableBytes(of: &pending) {
+                $0.baseAddress!.advanced(by: pendingCount).copyMemory(from: input, byteCount: take)
+            }
             pendingCount += take
             input += take
             count -= take
@@ -78,7 +80,9 @@ public struct Poly1305: Sendable {
         let rest = count - blocks * 16
         if rest > 0 {
             pending = (0, 0)
-            withUnsafeMutableBytes(of: &pending) { $0.baseAddress!.copyMemory(from: input + blocks * 16, byteCount: rest) }
+            withUnsafeMutableBytes(of: &pending) {
+                $0.baseAddress!.copyMemory(from: input + blocks * 16, byteCount: rest)
+            }
             pendingCount = rest
         }
     }
