@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Wire frame-decoder fuzzer (Fuzz/WireFrameFuzz.swift + Sources/Wire/*.swift, compiled directly
+# Builds the Wire frame-reader fuzzer (Fuzz/WireFrameFuzz.swift + Sources/Wire/**/*.swift, compiled directly
 # with swiftc -sanitize=fuzzer,address, linked with Sources/WireVectorCRC; not a package target) and runs it.
 #   scripts/fuzz-wire.sh [SECONDS] [extra libFuzzer options]     (default 600 s)
 # The checked-in seeds are in Fuzz/corpus/wire-frame/; the growing working corpus is .build/fuzz/corpus.
@@ -17,7 +17,7 @@ swiftc -sanitize=address -parse-as-library -O -module-name WireVectorCRC \
     -c Sources/WireVectorCRC/*.swift -o "$out/WireVectorCRC.o"
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name WireFuzz \
     -enable-experimental-feature Extern -Xcc -mcrc32 -I "$out" \
-    Sources/Wire/*.swift Fuzz/WireFrameFuzz.swift "$out/WireVectorCRC.o" -o "$out/wire-frame-fuzz"
+    $(find Sources/Wire -name '*.swift' | sort) Fuzz/WireFrameFuzz.swift "$out/WireVectorCRC.o" -o "$out/wire-frame-fuzz"
 cp -n Fuzz/corpus/wire-frame/* "$out/corpus/" 2>/dev/null || true
 exec "$out/wire-frame-fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=16384 \
     -artifact_prefix="$out/" -print_final_stats=1 "$@" "$out/corpus"

@@ -129,7 +129,7 @@ public final class WireServer: Sendable {
         do {
             let session = try runHandshake(socket: socket, reader: reader, first: []) { handshake.receive($0) }
             if stopped.withLock({ $0 }) { return }
-            continuation.yield(WireConnection(session: session, reader: reader, options: connectionOptions,
+            continuation.yield(WireConnection(session: session, socket: socket, reader: reader, options: connectionOptions,
                                               initiator: false))
         } catch {
             options.onEvent("rejected \(socket.peerDescription): \(error)")
