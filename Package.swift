@@ -16,10 +16,14 @@ let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"
 let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags([
     "-parse-stdlib", "-Xcc", "-mavx512f", "-Xcc", "-mvpclmulqdq", "-Xcc", "-mpclmul", "-Xcc", "-mcrc32",
 ])]
+/// `-mavx2` lets the compiler emit 256-bit AVX2 instructions anywhere in WireVectorChaCha (its SIMD8 ChaCha20
+/// kernel), which Wire's ChaCha20 therefore calls only after a CPU check (Sources/WireVectorChaCha).
+let vectorChaChaSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2"])]
 #else
 let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
 let modelSwiftSettings: [SwiftSetting] = []
 let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib"])]
+let vectorChaChaSwiftSettings: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -47,12 +51,15 @@ let package = Package(
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
             name: "Wire",
-            dependencies: ["WireVectorCRC"],
+            dependencies: ["WireVectorCRC", "WireVectorChaCha"],
             swiftSettings: wireSwiftSettings
         ),
         // Wire's CRC-32C kernel for AVX-512 processors with VPCLMULQDQ: Swift with LLVM intrinsics, in a module
         // of its own because it is compiled for those instructions (see `vectorCRCSwiftSettings`).
         .target(name: "WireVectorCRC", swiftSettings: vectorCRCSwiftSettings),
+        // Wire's ChaCha20 kernel for AVX2 processors, eight blocks per step, in a module of its own because it is
+        // compiled for AVX2 (see `vectorChaChaSwiftSettings`).
+        .target(name: "WireVectorChaCha", swiftSettings: vectorChaChaSwiftSettings),
         // A process that hosts one pipeline stage.
         .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
         // The `coordinator` command.
