@@ -68,8 +68,9 @@ let package = Package(
         .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
         // Wire throughput against a raw socket (scripts/bench-wire.sh).
         .executableTarget(name: "WireBench", dependencies: ["Wire"]),
-        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
-        .executableTarget(name: "FaultProxy"),
+        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic, or forges, replays, reorders
+        // or drops Wire frames (fault-injection tests); it links Wire for the frame layout and CRC-32C.
+        .executableTarget(name: "FaultProxy", dependencies: ["Wire"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireVectorCRC"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),

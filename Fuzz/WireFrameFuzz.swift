@@ -4,7 +4,8 @@
 // it reads frames with a `FrameReader` (the production path: its `FrameDecoder` places every byte, payloads
 // received in place in steps) over an in-memory source that delivers the bytes in pieces whose sizes come
 // from the first byte, decodes every frame into a message, and checks that each decoded message re-encodes
-// to a frame that reads back as the same message. Any crash, sanitizer report, trap or failed check is a
+// to a frame that reads back as the same message, also sealed on an authenticated session (and refused with
+// one byte changed). Any crash, sanitizer report, trap or failed check is a
 // finding.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -39,4 +40,25 @@ private func check(_ frame: Frame) {
             fatalError("re-encoded \(message.kind) did not decode to the same message")
         }
     }
+    checkSealed(message, requestID: frame.requestID)
+}
+
+/// The message sealed on an authenticated session reads back through an authenticated reader, and the same
+/// frame with one byte changed (where, from the request id) is refused.
+private func checkSealed(_ message: Message, requestID: UInt64) {
+    let key = [UInt8](repeating: UInt8(truncatingIfNeeded: requestID), count: 32)
+    var sender: FrameAuthenticator? = FrameAuthenticator(key: key)
+    let sealed = OutgoingFrame(message, requestID: requestID, placement: .trailer, flags: .authenticated).sealed(&sender)
+    func read(_ bytes: [UInt8]) -> Frame? {
+        let reader = FrameReader(source: MemoryFrameSource(bytes, pieceSizes: [Int(requestID % 61) + 1]),
+                                 maxPayloadBytes: 1 << 20, onBytes: { _ in })
+        reader.authenticate(with: key)
+        return try? reader.readFrame()
+    }
+    guard let again = read(sealed), (try? again.message()) == message else {
+        fatalError("sealed \(message.kind) did not read back")
+    }
+    var changed = sealed
+    changed[Int(requestID % UInt64(changed.count))] ^= 0x01
+    if read(changed) != nil { fatalError("a changed byte in a sealed \(message.kind) frame went through") }
 }

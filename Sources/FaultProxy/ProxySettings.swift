@@ -36,9 +36,12 @@ struct FaultPlan: Sendable, CustomStringConvertible {
     var corruptAfterBytes: Int?
     /// The directions the faults apply to.
     var direction = FaultDirection.both
+    /// A fault on a whole Wire frame (forge, replay, reorder, drop), in each faulted direction.
+    var frameFault: FrameFault?
 
     var isClean: Bool {
         delayMilliseconds == 0 && throttleBytesPerSecond == 0 && cutAfterBytes == nil && corruptAfterBytes == nil
+            && frameFault == nil
     }
 
     var description: String {
@@ -47,6 +50,7 @@ struct FaultPlan: Sendable, CustomStringConvertible {
         if throttleBytesPerSecond > 0 { parts.append("throttle \(throttleBytesPerSecond) B/s") }
         if let cut = cutAfterBytes { parts.append("cut after \(cut) B") }
         if let corrupt = corruptAfterBytes { parts.append("corrupt byte \(corrupt)") }
+        if let frameFault { parts.append("\(frameFault)") }
         return parts.isEmpty ? "no faults" : parts.joined(separator: ", ") + " (\(direction.rawValue))"
     }
 }
@@ -78,6 +82,13 @@ struct ProxySettings: Sendable {
           --throttle-bytes-per-second N       forward at most N bytes per second per direction
           --cut-after-bytes N                 close the connection once N bytes went through a faulted direction
           --corrupt-after-bytes N             flip (xor 0xFF) the byte at offset N of a faulted direction, once
+          --frame-fault forge|replay|reorder|drop
+                                              parse the stream into Wire frames and, once, forge one (change a
+                                              payload byte, recompute every checksum), send it twice, swap it
+                                              with the next frame, or drop it
+          --from-frame N                      the frame fault hits frame N or later (default 2: after the
+                                              handshake's two frames in each direction)
+          --min-payload-bytes N               ... the first such frame with at least N payload bytes (default 0)
           --direction up|down|both            faulted directions: up = client to target (default both)
           --faulty-connections N              only the first N connections get faults (default: all)
           --random                            each faulty connection draws one random fault (seeded)
@@ -129,6 +140,21 @@ struct ProxySettings: Sendable {
                     throw ProxyUsageError("--direction: expected up, down or both, got \"\(text)\"")
                 }
                 plan.direction = direction
+            case "--frame-fault":
+                let text = try value(option)
+                guard let kind = FrameFaultKind(rawValue: text) else {
+                    throw ProxyUsageError("--frame-fault: expected forge, replay, reorder or drop, got \"\(text)\"")
+                }
+                plan.frameFault = FrameFault(kind: kind, fromFrame: plan.frameFault?.fromFrame ?? 2,
+                                             minimumPayloadBytes: plan.frameFault?.minimumPayloadBytes ?? 0)
+            case "--from-frame":
+                let number = try count(option)
+                guard plan.frameFault != nil else { throw ProxyUsageError("--from-frame comes after --frame-fault") }
+                plan.frameFault?.fromFrame = number
+            case "--min-payload-bytes":
+                let number = try count(option)
+                guard plan.frameFault != nil else { throw ProxyUsageError("--min-payload-bytes comes after --frame-fault") }
+                plan.frameFault?.minimumPayloadBytes = number
             case "--faulty-connections": faultyConnections = try count(option)
             case "--random": random = true
             case "--seed":

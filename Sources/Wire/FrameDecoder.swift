@@ -43,10 +43,20 @@ public struct FrameDecoder: Sendable {
     private var filled = 0
     private var crc = CRC32C()
     private var recycler = PayloadRecycler()
+    /// The receiving direction of an authenticated session (nil before the handshake or without a token).
+    private var authenticator: FrameAuthenticator?
+    /// The current frame's running MAC.
+    private var mac: FrameMAC?
 
     /// A decoder with the given payload limit.
     public init(maxPayloadBytes: Int = FrameDecoder.defaultMaxPayloadBytes) {
         self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    /// From the next frame on, every frame must carry a valid tag under `key` (the session's receiving key),
+    /// checked with sequence numbers counted from 0.
+    public mutating func authenticate(with key: [UInt8]) {
+        authenticator = FrameAuthenticator(key: key)
     }
 
     /// Bytes received but not yet returned as frames (the current frame's header and payload included).
@@ -106,8 +116,10 @@ public struct FrameDecoder: Sendable {
             if case .success(let received) = outcome {
                 precondition(received >= 0 && received <= step + (last ? buffer.count : 0), "receive overran its space")
                 let payloadPart = min(received, step)
-                if header!.flags.checksummed {
-                    payload.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + payloadPart)])) }
+                payload.withUnsafeBytes { raw in
+                    let piece = UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + payloadPart)])
+                    if header!.flags.checksummed { crc.update(piece) }
+                    mac?.update(piece)
                 }
                 filled += payloadPart
                 end = received - payloadPart
@@ -142,6 +154,7 @@ public struct FrameDecoder: Sendable {
                 }
             }
             let valid = try decoded.get()
+            try beginAuthentication(valid, at: at)
             start += FrameHeader.byteCount
             // The length passed the limit check in `decode`, so this allocation is bounded.
             payload = recycler.take(byteCount: Int(valid.payloadLength))
@@ -152,13 +165,15 @@ public struct FrameDecoder: Sendable {
         absorbBufferedPayload()
         guard let header, filled == Int(header.payloadLength) else { return nil }
         var trailer: UInt32?
+        guard end - start >= header.trailerByteCount + header.tagByteCount else { return nil }
         if header.trailerByteCount > 0 {
-            guard end - start >= header.trailerByteCount else { return nil }
             trailer = UInt32(buffer[start]) | UInt32(buffer[start + 1]) << 8 | UInt32(buffer[start + 2]) << 16
                 | UInt32(buffer[start + 3]) << 24
         }
+        // The CRC first: a flipped bit on the line is then reported as such, not as tampering.
         if header.flags.checksummed { try header.verifyPayload(checksum: crc.value, trailer: trailer) }
-        start += header.trailerByteCount
+        try verifyTag(header)
+        start += header.trailerByteCount + header.tagByteCount
         let frame = Frame(header: header, payload: payload[...])
         recycler.keep(payload)
         self.header = nil
@@ -170,6 +185,37 @@ public struct FrameDecoder: Sendable {
     /// Call at end of stream: throws if part of a frame is left over.
     public func finish() throws(FrameError) {
         guard bufferedByteCount == 0 else { throw .truncated(bufferedBytes: bufferedByteCount) }
+    }
+
+    // MARK: - Authentication
+
+    /// Checks that the frame is tagged exactly when the session is authenticated, and starts its MAC over the
+    /// header bytes at `at`.
+    private mutating func beginAuthentication(_ header: FrameHeader, at: Int) throws(FrameError) {
+        let tagged = header.flags.contains(.authenticated)
+        guard authenticator != nil else {
+            if tagged { throw .unexpectedAuthenticationTag(kind: header.kind, requestID: header.requestID) }
+            mac = nil
+            return
+        }
+        guard tagged else { throw .missingAuthenticationTag(kind: header.kind, requestID: header.requestID) }
+        mac = buffer.withUnsafeBytes { raw in
+            authenticator!.begin(header: UnsafeRawBufferPointer(rebasing: raw[at..<(at + FrameHeader.byteCount)]))
+        }
+    }
+
+    /// Compares the tag at `start + trailer` with the MAC over the frame and its trailer.
+    private mutating func verifyTag(_ header: FrameHeader) throws(FrameError) {
+        guard var running = mac, let authenticator else { return }
+        let trailerAt = start, tagAt = start + header.trailerByteCount
+        buffer.withUnsafeBytes { raw in running.update(UnsafeRawBufferPointer(rebasing: raw[trailerAt..<tagAt])) }
+        let expected = running.finish()
+        let received = Array(buffer[tagAt..<(tagAt + header.tagByteCount)])
+        mac = nil
+        guard HMACSHA256.constantTimeEqual(expected, received) else {
+            throw .authenticationFailed(kind: header.kind, requestID: header.requestID,
+                                        sequence: authenticator.sequence &- 1)
+        }
     }
 
     // MARK: - Buffer keeping
@@ -186,6 +232,7 @@ public struct FrameDecoder: Sendable {
                 let piece = UnsafeRawBufferPointer(rebasing: source[from..<(from + count)])
                 UnsafeMutableRawBufferPointer(rebasing: destination[to..<(to + count)]).copyMemory(from: piece)
                 if checksummed { crc.update(piece) }
+                mac?.update(piece)
             }
         }
         start += count

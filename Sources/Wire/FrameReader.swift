@@ -60,6 +60,9 @@ final class FrameReader {
         self.onBytes = onBytes
     }
 
+    /// From the next frame on, every frame must carry a valid tag under `key` (see `FrameDecoder.authenticate`).
+    func authenticate(with key: [UInt8]) { decoder.authenticate(with: key) }
+
     /// The next frame, or `nil` when the peer closed the stream between frames.
     func readFrame() throws(TransportError) -> Frame? {
         while true {

@@ -131,7 +131,7 @@ import Testing
         guard case .established = try stalled.handshake(token: Loopback.token) else {
             Issue.record("raw handshake failed"); return
         }
-        let frame = FrameEncoder.encode(.goodbye(reason: String(repeating: "x", count: 100)), requestID: 0)
+        let frame = stalled.seal(.goodbye(reason: String(repeating: "x", count: 100)), requestID: 0)
         try stalled.send(Array(frame[0..<50]))
         let start = Date()
         #expect(stalled.waitForEndOfStream(seconds: 5))
@@ -142,8 +142,9 @@ import Testing
         guard case .established = try corrupt.handshake(token: Loopback.token) else {
             Issue.record("raw handshake failed"); return
         }
-        var bad = FrameEncoder.encode(.statsRequest, requestID: 1) + FrameEncoder.encode(.goodbye(reason: "abc"), requestID: 0)
-        bad[bad.count - 1] ^= 1
+        var bad = corrupt.seal(.statsRequest, requestID: 1) + corrupt.seal(.goodbye(reason: "abc"), requestID: 0)
+        // The last payload byte (the tag follows it): the CRC, checked before the tag, reports it.
+        bad[bad.count - 1 - FrameFlags.authenticationTagByteCount] ^= 1
         try corrupt.send(bad)
         var checksumError = false
         while let reply = try corrupt.receive() {
@@ -167,7 +168,7 @@ import Testing
         let server = try Loopback.EchoServer(deadAfterSeconds: 10)
         let peer = try RawPeer(server.address)
         guard case .established = try peer.handshake(token: Loopback.token) else { Issue.record("handshake"); return }
-        try peer.send(OutgoingFrame(kind: 4000, requestID: 7, segments: [[1, 2, 3]]).joined)
+        try peer.send(peer.seal(kind: 4000, requestID: 7, segments: [[1, 2, 3]]))
         let reply = try #require(try peer.receive())
         #expect(reply.requestID == 7)
         #expect(try reply.message() == .error(ErrorReport(code: .unknownKind, message: "unknown message kind 4000")))
