@@ -159,7 +159,7 @@ for ((trial = 1; trial <= trials; trial++)); do
             # catches it; the connection closes and the step is redone.
             frame_faults=(forge replay reorder drop)
             fault=${frame_faults[$((RANDOM % 4))]}; stop_role "p$victim"
-            start_proxy "$victim" --frame-fault "$fault" --min-payload-bytes 4096 --faulty-connections 1 --direction both
+            start_proxy "$victim" --frame-fault "$fault" --frame-kinds 259,260 --faulty-connections 1 --direction both
             detail="w$victim $fault" ;;
         proxy-cut)
             offset=$((RANDOM * 4)); stop_role "p$victim"

@@ -23,9 +23,12 @@ struct FrameFault: Sendable, CustomStringConvertible {
     var fromFrame = 2
     /// The smallest payload of the frame hit (to hit a work message rather than a heartbeat).
     var minimumPayloadBytes = 0
+    /// The message kinds the frame hit may have (empty: any), e.g. 259 and 260 for the micro-batches of a step.
+    var messageKinds: Set<UInt16> = []
 
     var description: String {
-        "\(kind.rawValue) frame >= \(fromFrame) with payload >= \(minimumPayloadBytes) B"
+        let kinds = messageKinds.isEmpty ? "" : " of kind \(messageKinds.sorted().map(String.init).joined(separator: "/"))"
+        return "\(kind.rawValue) frame >= \(fromFrame)\(kinds) with payload >= \(minimumPayloadBytes) B"
     }
 }
 
@@ -90,8 +93,9 @@ struct FrameFaultFilter {
             return frame + earlier
         }
         let payloadLength = frame.count - FrameHeader.byteCount
-        guard frameIndex >= fault.fromFrame, payloadLength >= max(1, fault.minimumPayloadBytes) else { return frame }
         let kind = UInt16(frame[6]) | UInt16(frame[7]) << 8
+        guard frameIndex >= fault.fromFrame, payloadLength >= max(1, fault.minimumPayloadBytes),
+              fault.messageKinds.isEmpty || fault.messageKinds.contains(kind) else { return frame }
         report = "\(fault.kind.rawValue) frame \(frameIndex) (kind \(kind), \(frame.count) bytes)"
         switch fault.kind {
         case .forge:

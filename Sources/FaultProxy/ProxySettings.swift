@@ -89,6 +89,7 @@ struct ProxySettings: Sendable {
           --from-frame N                      the frame fault hits frame N or later (default 2: after the
                                               handshake's two frames in each direction)
           --min-payload-bytes N               ... the first such frame with at least N payload bytes (default 0)
+          --frame-kinds K[,K...]              ... and one of these message kinds (default: any)
           --direction up|down|both            faulted directions: up = client to target (default both)
           --faulty-connections N              only the first N connections get faults (default: all)
           --random                            each faulty connection draws one random fault (seeded)
@@ -155,6 +156,14 @@ struct ProxySettings: Sendable {
                 let number = try count(option)
                 guard plan.frameFault != nil else { throw ProxyUsageError("--min-payload-bytes comes after --frame-fault") }
                 plan.frameFault?.minimumPayloadBytes = number
+            case "--frame-kinds":
+                let text = try value(option)
+                guard plan.frameFault != nil else { throw ProxyUsageError("--frame-kinds comes after --frame-fault") }
+                let kinds = text.split(separator: ",").map { UInt16($0) }
+                guard !kinds.isEmpty, kinds.allSatisfy({ $0 != nil }) else {
+                    throw ProxyUsageError("--frame-kinds: expected message kind numbers separated by commas, got \"\(text)\"")
+                }
+                plan.frameFault?.messageKinds = Set(kinds.compactMap { $0 })
             case "--faulty-connections": faultyConnections = try count(option)
             case "--random": random = true
             case "--seed":

@@ -102,7 +102,8 @@ import Glibc
     @Test(.timeLimit(.minutes(2)), arguments: ["forge", "replay", "reorder", "drop"])
     func aTamperedFrameIsCaughtAndTheWorkRedone(fault: String) throws {
         let fixture = try ClusterFixture.shared.get()
-        let proxy = ["--frame-fault", fault, "--min-payload-bytes", "4096", "--faulty-connections", "1"]
+        // A step's micro-batches (forward 259, forwardResult 260), so the step in flight must be redone.
+        let proxy = ["--frame-fault", fault, "--frame-kinds", "259,260", "--faulty-connections", "1"]
         let cluster = try FaultCluster(
             root: fixture.root, model: fixture.model, workers: try Self.workers(1, blocks: 4, proxy: ["w0": proxy]))
         defer { cluster.stop() }

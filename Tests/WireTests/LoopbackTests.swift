@@ -163,6 +163,42 @@ import Testing
         await bystander.close()
     }
 
+    /// A peer of protocol version 1 (frames not authenticated) is refused in a header of its own major, which
+    /// a version-1 decoder accepts, with a reason it can print.
+    @Test func aVersion1PeerGetsARefusalItCanRead() throws {
+        let server = try Loopback.EchoServer()
+        let peer = try RawPeer(server.address)
+        let hello = FrameEncoder.encode(.hello(Hello(major: 1, minor: 0, role: .coordinator, name: "old",
+                                                     nonce: freshNonce())), requestID: 0)
+        try peer.send(FrameHeader.rewritingMajor(Array(hello[0..<32]), to: 1) + hello[32...])
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            var poller = pollfd(fd: peer.socket.descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 50) > 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { recv(peer.socket.descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        try #require(bytes.count > FrameHeader.byteCount)
+        // Version 1's header checks: magic, major 1, header CRC, then the payload's length and CRC.
+        #expect(Array(bytes[0..<4]) == Array("SWIR".utf8) && bytes[4] == 1)
+        let word = { (at: Int) in (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << UInt32(8 * $1) } }
+        #expect(word(28) == CRC32C.checksum(bytes: bytes[0..<28]))
+        let length = Int(word(20))
+        try #require(bytes.count >= FrameHeader.byteCount + length)
+        let payload = bytes[FrameHeader.byteCount..<(FrameHeader.byteCount + length)]
+        #expect(word(24) == CRC32C.checksum(bytes: payload))
+        let kind = UInt16(bytes[6]) | UInt16(bytes[7]) << 8
+        guard case .reject(let report) = try Message.decode(kind: kind, payload: payload) else {
+            Issue.record("not a reject: kind \(kind)"); return
+        }
+        #expect(report.code == .unsupportedVersion)
+        #expect(report.message.contains("protocol version 1.0 is not supported: this peer speaks 2.x"))
+    }
+
     @Test func unknownKindGetsAnErrorAndTheConnectionStays() async throws {
         // The raw peer sends no heartbeats: a 0.6 s silence limit could close it before the reply under load.
         let server = try Loopback.EchoServer(deadAfterSeconds: 10)
