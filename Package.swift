@@ -80,8 +80,9 @@ let package = Package(
         .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS", "Cluster"]),
         // Wire throughput against a raw socket (scripts/bench-wire.sh).
         .executableTarget(name: "WireBench", dependencies: ["Wire", "Cluster"]),
-        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
-        .executableTarget(name: "FaultProxy", dependencies: ["Cluster"]),
+        // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic, or forges, replays, reorders
+        // or drops Wire frames (fault-injection tests); it links Wire for the frame layout and CRC-32C.
+        .executableTarget(name: "FaultProxy", dependencies: ["Wire", "Cluster"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireVectorCRC"]),
         .testTarget(name: "ClusterLibraryTests", dependencies: ["Cluster", "Model", "Wire"]),

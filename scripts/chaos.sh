@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Chaos run: a coordinator and workers on 127.0.0.1 (each worker reached through a `faultproxy`), one job per
 # trial with one random fault injected mid-job (worker SIGKILL + restart, worker SIGSTOP + SIGCONT, coordinator
-# SIGKILL + restart, or a proxy that corrupts, cuts, delays or throttles), and every output compared byte for
+# SIGKILL + restart, or a proxy that corrupts, cuts, delays or throttles, or forges, replays, reorders or
+# drops a whole frame), and every output compared byte for
 # byte with single-process `coordinator generate` of the same job.
 #
 #   scripts/chaos.sh [--trials N] [--seed S] [--workers W] [--steps K] [--keep]
@@ -125,7 +126,7 @@ reference() {  # seed -> path of the fault-free single-process output
 
 # MARK: - Trials
 
-kinds=(worker-kill worker-stop coordinator-restart proxy-corrupt proxy-cut proxy-delay proxy-throttle)
+kinds=(worker-kill worker-stop coordinator-restart proxy-corrupt proxy-cut proxy-delay proxy-throttle proxy-frame)
 declare -A injected
 completed=0; lost=0; differ=0
 for ((trial = 1; trial <= trials; trial++)); do
@@ -153,6 +154,13 @@ for ((trial = 1; trial <= trials; trial++)); do
             offset=$((RANDOM * 4)); stop_role "p$victim"
             start_proxy "$victim" --corrupt-after-bytes "$offset" --faulty-connections 1 --direction both
             detail="w$victim byte $offset" ;;
+        proxy-frame)
+            # A frame forged (every checksum recomputed), replayed, reordered or dropped: only the frame MAC
+            # catches it; the connection closes and the step is redone.
+            frame_faults=(forge replay reorder drop)
+            fault=${frame_faults[$((RANDOM % 4))]}; stop_role "p$victim"
+            start_proxy "$victim" --frame-fault "$fault" --frame-kinds 259,260 --faulty-connections 1 --direction both
+            detail="w$victim $fault" ;;
         proxy-cut)
             offset=$((RANDOM * 4)); stop_role "p$victim"
             start_proxy "$victim" --cut-after-bytes "$offset" --faulty-connections 1 --direction both

@@ -63,6 +63,10 @@ final class ProxyConnection: Sendable {
         var corrupted = false
         let started = DispatchTime.now().uptimeNanoseconds
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        if faulted, let fault = plan.frameFault {
+            pumpFrames(from: source, to: destination, fault: fault, name: name)
+            return
+        }
         while true {
             let received = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress!, $0.count, 0) }
             if received < 0 && errno == EINTR { continue }
@@ -105,6 +109,30 @@ final class ProxyConnection: Sendable {
                 sent += slice
             }
             offset += count
+        }
+    }
+
+    /// Forwards whole frames, applying `fault` once (see `FrameFaultFilter`).
+    private func pumpFrames(from source: Int32, to destination: Int32, fault: FrameFault, name: String) {
+        var filter = FrameFaultFilter(fault: fault)
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        var reported = false
+        while true {
+            let received = buffer.withUnsafeMutableBytes { recv(source, $0.baseAddress!, $0.count, 0) }
+            if received < 0 && errno == EINTR { continue }
+            guard received > 0 else {
+                _ = shutdown(destination, Int32(SHUT_WR))
+                return
+            }
+            let out = buffer.withUnsafeBytes { filter.process(UnsafeRawBufferPointer(rebasing: $0[0..<received])) }
+            if !reported, let report = filter.report {
+                log("\(report) (\(name))")
+                reported = true
+            }
+            guard out.withUnsafeBytes({ ProxySocket.writeAll(destination, $0) }) else {
+                cut()
+                return
+            }
         }
     }
 }

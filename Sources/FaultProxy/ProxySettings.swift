@@ -32,9 +32,12 @@ struct FaultPlan: Sendable, CustomStringConvertible {
     var corruptAfterBytes: Int?
     /// The directions the faults apply to.
     var direction = FaultDirection.both
+    /// A fault on a whole Wire frame (forge, replay, reorder, drop), in each faulted direction.
+    var frameFault: FrameFault?
 
     var isClean: Bool {
         delayMilliseconds == 0 && throttleBytesPerSecond == 0 && cutAfterBytes == nil && corruptAfterBytes == nil
+            && frameFault == nil
     }
 
     var description: String {
@@ -43,6 +46,7 @@ struct FaultPlan: Sendable, CustomStringConvertible {
         if throttleBytesPerSecond > 0 { parts.append("throttle \(throttleBytesPerSecond) B/s") }
         if let cut = cutAfterBytes { parts.append("cut after \(cut) B") }
         if let corrupt = corruptAfterBytes { parts.append("corrupt byte \(corrupt)") }
+        if let frameFault { parts.append("\(frameFault)") }
         return parts.isEmpty ? "no faults" : parts.joined(separator: ", ") + " (\(direction.rawValue))"
     }
 }
@@ -74,6 +78,14 @@ struct ProxySettings: Sendable {
           --throttle-bytes-per-second N       forward at most N bytes per second per direction
           --cut-after-bytes N                 close the connection once N bytes went through a faulted direction
           --corrupt-after-bytes N             flip (xor 0xFF) the byte at offset N of a faulted direction, once
+          --frame-fault forge|replay|reorder|drop
+                                              parse the stream into Wire frames and, once, forge one (change a
+                                              payload byte, recompute every checksum), send it twice, swap it
+                                              with the next frame, or drop it
+          --from-frame N                      the frame fault hits frame N or later (default 2: after the
+                                              handshake's two frames in each direction)
+          --min-payload-bytes N               ... the first such frame with at least N payload bytes (default 0)
+          --frame-kinds K[,K...]              ... and one of these message kinds (default: any)
           --direction up|down|both            faulted directions: up = client to target (default both)
           --faulty-connections N              only the first N connections get faults (default: all)
           --random                            each faulty connection draws one random fault (seeded)
@@ -92,7 +104,33 @@ struct ProxySettings: Sendable {
         .value("--cut-after-bytes", "N", "cut"), .value("--corrupt-after-bytes", "N", "corrupt"),
         .value("--direction", "up|down|both", "faulted directions"), .value("--faulty-connections", "N", "faulty count"),
         .flag("--random", "random faults"), .value("--seed", "S", "seed"), .value("--port-file", "FILE", "port file"),
+        .value("--frame-fault", "forge|replay|reorder|drop", "frame fault"), .value("--from-frame", "N", "first frame"),
+        .value("--min-payload-bytes", "N", "smallest payload"), .value("--frame-kinds", "K,K", "message kinds"),
     ]
+
+    /// The frame fault `--frame-fault` asks for, with `--from-frame`, `--min-payload-bytes` and `--frame-kinds`.
+    static func frameFault(_ options: CommandLineOptions) throws -> FrameFault? {
+        guard let text = options.string("--frame-fault") else {
+            for name in ["--from-frame", "--min-payload-bytes", "--frame-kinds"] where options.string(name) != nil {
+                throw CommandLineError("option '\(name)' goes with --frame-fault")
+            }
+            return nil
+        }
+        guard let kind = FrameFaultKind(rawValue: text) else {
+            throw CommandLineError("option '--frame-fault' expects forge, replay, reorder or drop, got '\(text)'")
+        }
+        var fault = FrameFault(
+            kind: kind, fromFrame: try options.int("--from-frame", in: 0...(1 << 50)) ?? 2,
+            minimumPayloadBytes: try options.int("--min-payload-bytes", in: 0...(1 << 50)) ?? 0)
+        if let list = options.string("--frame-kinds") {
+            let kinds = list.split(separator: ",").map { UInt16($0) }
+            guard !kinds.isEmpty, kinds.allSatisfy({ $0 != nil }) else {
+                throw CommandLineError("option '--frame-kinds' expects message kind numbers separated by commas, got '\(list)'")
+            }
+            fault.messageKinds = Set(kinds.compactMap { $0 })
+        }
+        return fault
+    }
 
     /// Parses the arguments strictly; the error names the option and the value.
     init(arguments: [String]) throws {
@@ -115,6 +153,7 @@ struct ProxySettings: Sendable {
         random = options.flag("--random")
         seed = try options.uint64("--seed") ?? 1
         portFile = options.string("--port-file")
+        plan.frameFault = try Self.frameFault(options)
     }
 
     static func hostPort(_ text: String, option: String) throws -> (String, UInt16) {

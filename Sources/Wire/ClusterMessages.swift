@@ -41,10 +41,6 @@ public struct AssignStage: Equatable, Sendable {
     public var layerStart: UInt32
     /// One past the last block hosted (layerStart <= layerEnd).
     public var layerEnd: UInt32
-    /// The stage also runs the entry pieces (patch embedding, condition embedders).
-    public var includesEntry: Bool
-    /// The stage also runs the exit pieces (final norm, projection, unpatchify).
-    public var includesExit: Bool
     /// SHA-256 of the model config the coordinator planned with; the worker checks it.
     public var configHash: [UInt8]
     /// Element type for activations this stage sends on.
@@ -56,17 +52,17 @@ public struct AssignStage: Equatable, Sendable {
 
     /// A stage assignment with every field given.
     public init(stageIndex: UInt16, stageCount: UInt16, modelReference: String, layerStart: UInt32, layerEnd: UInt32,
-                includesEntry: Bool, includesExit: Bool, configHash: [UInt8], activationDType: WireDType,
+                configHash: [UInt8], activationDType: WireDType,
                 nextHop: String, optionsJSON: ArraySlice<UInt8> = []) {
         self.stageIndex = stageIndex; self.stageCount = stageCount; self.modelReference = modelReference
-        self.layerStart = layerStart; self.layerEnd = layerEnd; self.includesEntry = includesEntry
-        self.includesExit = includesExit; self.configHash = configHash; self.activationDType = activationDType
+        self.layerStart = layerStart; self.layerEnd = layerEnd
+        self.configHash = configHash; self.activationDType = activationDType
         self.nextHop = nextHop; self.optionsJSON = optionsJSON
     }
 
     func encode(into writer: inout PayloadWriter) {
         writer.write(stageIndex); writer.write(stageCount); writer.write(modelReference)
-        writer.write(layerStart); writer.write(layerEnd); writer.write(includesEntry); writer.write(includesExit)
+        writer.write(layerStart); writer.write(layerEnd)
         writer.writeFixed(configHash); writer.write(activationDType.rawValue); writer.write(nextHop)
         writer.writeBlob(optionsJSON)
     }
@@ -83,8 +79,6 @@ public struct AssignStage: Equatable, Sendable {
         guard layerStart <= layerEnd else {
             throw reader.malformed("layerEnd", "is \(layerEnd), below layerStart \(layerStart)")
         }
-        let entry = try reader.readBool("includesEntry")
-        let exit = try reader.readBool("includesExit")
         let hash = try reader.readFixed("configHash", count: WireLimits.configHashBytes)
         let rawDType = try reader.readUInt8("activationDType")
         guard let dtype = WireDType(rawValue: rawDType) else {
@@ -92,7 +86,7 @@ public struct AssignStage: Equatable, Sendable {
         }
         return AssignStage(
             stageIndex: stageIndex, stageCount: stageCount, modelReference: model, layerStart: layerStart,
-            layerEnd: layerEnd, includesEntry: entry, includesExit: exit, configHash: hash, activationDType: dtype,
+            layerEnd: layerEnd, configHash: hash, activationDType: dtype,
             nextHop: try reader.readString("nextHop", maxBytes: WireLimits.maxPathBytes),
             optionsJSON: try reader.readBlob("optionsJSON"))
     }
@@ -137,23 +131,21 @@ public struct StageReady: Equatable, Sendable {
 public struct JobContext: Equatable, Sendable {
     /// The job.
     public var jobID: String
-    /// Scalars and settings as JSON (coordinator-defined); may be empty.
-    public var specJSON: ArraySlice<UInt8>
     /// Tensors such as text embeddings.
     public var tensors: [NamedTensor]
 
     /// A context with every field given.
-    public init(jobID: String, specJSON: ArraySlice<UInt8>, tensors: [NamedTensor]) {
-        self.jobID = jobID; self.specJSON = specJSON; self.tensors = tensors
+    public init(jobID: String, tensors: [NamedTensor]) {
+        self.jobID = jobID; self.tensors = tensors
     }
 
     func encode(into writer: inout PayloadWriter) {
-        writer.write(jobID); writer.writeBlob(specJSON); encodeTensors(tensors, into: &writer)
+        writer.write(jobID); encodeTensors(tensors, into: &writer)
     }
 
     static func decode(from reader: inout PayloadReader) throws(MessageError) -> JobContext {
         JobContext(jobID: try reader.readString("jobID", maxBytes: WireLimits.maxJobIDBytes),
-                   specJSON: try reader.readBlob("specJSON"), tensors: try decodeTensors(&reader))
+                   tensors: try decodeTensors(&reader))
     }
 }
 
@@ -275,7 +267,7 @@ public struct Stats: Equatable, Sendable {
     }
 }
 
-/// `stageFailed` (minor 1): a micro-batch failed on a stage. The plan number is a field, so the coordinator can
+/// `stageFailed`: a micro-batch failed on a stage. The plan number is a field, so the coordinator can
 /// tell a failure of the current plan from a late report of a stage it has already replaced.
 public struct StageFailure: Equatable, Sendable, CustomStringConvertible {
     /// The coordinator's plan number the stage was assigned under (`StageOptions.planEpoch`).

@@ -51,6 +51,9 @@ final class ConnectionCore: Sendable {
         var bufferedIncoming = 0
         var closeWaiters: [CheckedContinuation<TransportError, Never>] = []
         var lastRoundTrip: UInt64 = 0
+        /// Seals our frames on an authenticated session; frames take its sequence numbers in the order they
+        /// go on the wire (only the one thread holding `writerBusy`, or the farewell, makes a transmission).
+        var sendAuthenticator: FrameAuthenticator?
     }
 
     init(socket: SocketHandle, options: ConnectionOptions, session: HandshakeSession, initiator: Bool,
@@ -65,7 +68,8 @@ final class ConnectionCore: Sendable {
         state = Mutex(State(
             nextRequestID: initiator ? 1 : 2,
             monitor: HeartbeatMonitor(intervalNanoseconds: interval, deadAfterNanoseconds: dead,
-                                      now: monotonicNanoseconds())))
+                                      now: monotonicNanoseconds()),
+            sendAuthenticator: session.keys.map { FrameAuthenticator(key: $0.sending) }))
     }
 
     func start(reader: HandOver<FrameReader>) {
@@ -182,7 +186,10 @@ final class ConnectionCore: Sendable {
             completion?(.messageTooLarge(bytes: payloadBytes, peerLimit: session.peerMaxPayloadBytes))
             return nil
         }
-        return FrameTransmission(frame, requestID: requestID, completion: completion)
+        return state.withLock { state in
+            FrameTransmission(frame, requestID: requestID, authenticator: &state.sendAuthenticator,
+                              completion: completion)
+        }
     }
 
     /// Ends a frame's write: frees the writer, reports the outcome, and closes the connection if the socket
@@ -238,8 +245,11 @@ final class ConnectionCore: Sendable {
             case .farewell(let message, let leftovers, let reason):
                 for case .frame(_, _, let completion) in leftovers { completion?(reason) }
                 if let message {
-                    let frame = OutgoingFrame(message, requestID: 0)
-                    try? socket.writeAll([frame.header[...]] + frame.segments)
+                    var transmission = state.withLock { state in
+                        FrameTransmission(makeFrame(message, requestID: 0), requestID: 0,
+                                          authenticator: &state.sendAuthenticator, completion: nil)
+                    }
+                    _ = try? transmission.write(to: socket, wait: true)
                 }
                 socket.shutdownBoth()
                 return
@@ -276,20 +286,23 @@ final class ConnectionCore: Sendable {
     /// sent, so each piece is read from memory once, while it is in cache, instead of twice.
     static let trailerThresholdBytes = 1 << 20
 
+    /// The frame for `message`: checksummed as the options say, flagged `authenticated` on a session with keys.
     private func makeFrame(_ message: Message, requestID: UInt64) -> OutgoingFrame {
-        guard options.payloadChecksums else { return OutgoingFrame(message, requestID: requestID, placement: .none) }
         var writer = PayloadWriter()
         message.encode(into: &writer)
         let segments = writer.finish()
         let length = segments.reduce(0) { $0 + $1.count }
+        let placement: PayloadChecksumPlacement = !options.payloadChecksums ? .none
+            : length >= ConnectionCore.trailerThresholdBytes ? .trailer : .header
         return OutgoingFrame(kind: message.kind.rawValue, requestID: requestID, segments: segments,
-                             placement: length >= ConnectionCore.trailerThresholdBytes ? .trailer : .header)
+                             placement: placement, flags: session.keys == nil ? [] : .authenticated)
     }
 
     // MARK: - Reading
 
     private func runReader(_ reader: FrameReader) {
         reader.maxPayloadBytes = options.maxPayloadBytes
+        if let keys = session.keys { reader.authenticate(with: keys.receiving) }
         // The heartbeat tick also runs here, not only in `waitReadable`: in the middle of a payload the reader
         // receives without polling while bytes keep coming, and our heartbeats must still go out.
         reader.onBytes = { [self] _ in

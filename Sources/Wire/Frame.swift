@@ -46,11 +46,14 @@ public struct OutgoingFrame: Sendable {
         self.init(message, requestID: requestID, placement: payloadChecksum ? .header : .none)
     }
 
-    /// Encodes `message` for `requestID` with the checksum placed as asked.
-    public init(_ message: Message, requestID: UInt64, placement: PayloadChecksumPlacement) {
+    /// Encodes `message` for `requestID` with the checksum placed as asked (and extra header flags, such as
+    /// `authenticated` for a frame to be sealed).
+    public init(_ message: Message, requestID: UInt64, placement: PayloadChecksumPlacement,
+                flags extraFlags: FrameFlags = []) {
         var writer = PayloadWriter()
         message.encode(into: &writer)
-        self.init(kind: message.kind.rawValue, requestID: requestID, segments: writer.finish(), placement: placement)
+        self.init(kind: message.kind.rawValue, requestID: requestID, segments: writer.finish(), placement: placement,
+                  flags: extraFlags)
     }
 
     /// Frames raw payload segments under any kind number (tests use it to craft unknown kinds).
@@ -78,6 +81,16 @@ public struct OutgoingFrame: Sendable {
         self.header = header.encoded()
         self.segments = segments
         self.placement = placement
+    }
+
+    /// Whether the header has flag `authenticated` (the frame must be sealed with a tag when sent).
+    public var isAuthenticated: Bool { header[8] & UInt8(FrameFlags.authenticated.rawValue) != 0 }
+
+    /// The whole frame as one array, sealed with the next sequence number of `authenticator` when it is
+    /// non-nil (the header must then have flag `authenticated`); tests and the fuzzer use it.
+    func sealed(_ authenticator: inout FrameAuthenticator?) -> [UInt8] {
+        var transmission = FrameTransmission(self, requestID: 0, authenticator: &authenticator, completion: nil)
+        return transmission.remainingBytes()
     }
 
     /// Payload bytes.

@@ -2,10 +2,10 @@
 
 /// Protocol version numbers. Peers with the same major interoperate; the minor is negotiated down.
 public enum WireVersion {
-    /// Incompatible changes bump the major.
-    public static let major: UInt8 = 1
+    /// Incompatible changes bump the major. 2: every frame after the handshake is authenticated (issue 15).
+    public static let major: UInt8 = 2
     /// Compatible additions (new kinds, new advisory flags) bump the minor.
-    public static let minor: UInt8 = 1
+    public static let minor: UInt8 = 0
 }
 
 /// Bits of the header's flags field.
@@ -21,6 +21,12 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
     /// sender can checksum a large payload piece by piece while sending it. Excludes `payloadChecksum`.
     public static let payloadChecksumTrailer = FrameFlags(rawValue: 0x0002)
 
+    /// The frame ends with a `authenticationTagByteCount`-byte tag (after the payload and any trailer): the MAC
+    /// of the session's direction over the implicit sequence number, the header and everything before the tag.
+    public static let authenticated = FrameFlags(rawValue: 0x0004)
+    /// The size of the tag of an authenticated frame.
+    public static let authenticationTagByteCount = ChaCha20Poly1305.tagByteCount
+
     /// Whether the payload is checksummed (in the header or in a trailer).
     public var checksummed: Bool { !isDisjoint(with: [.payloadChecksum, .payloadChecksumTrailer]) }
 
@@ -29,7 +35,7 @@ public struct FrameFlags: OptionSet, Hashable, Sendable {
     /// Bits 8-15: advisory. A receiver ignores the ones it does not know.
     public static let advisoryMask: UInt16 = 0xFF00
     /// The must-understand bits this version knows.
-    public static let knownRequired: UInt16 = 0x0003
+    public static let knownRequired: UInt16 = 0x0007
 }
 
 /// The fixed frame header.
@@ -134,8 +140,22 @@ public struct FrameHeader: Hashable, Sendable {
         return header
     }
 
+    /// `encoded` header bytes with another major version and the header checksum recomputed (a refusal to an
+    /// older peer is sent in its own major).
+    public static func rewritingMajor(_ encoded: [UInt8], to major: UInt8) -> [UInt8] {
+        precondition(encoded.count == byteCount, "a frame header has \(byteCount) bytes, got \(encoded.count)")
+        var bytes = encoded
+        bytes[4] = major
+        let checksum = CRC32C.checksum(bytes: bytes[0..<28])
+        for index in 0..<4 { bytes[28 + index] = UInt8(truncatingIfNeeded: checksum >> UInt32(8 * index)) }
+        return bytes
+    }
+
     /// Bytes after the payload: 4 with a checksum trailer, else 0.
     public var trailerByteCount: Int { flags.contains(.payloadChecksumTrailer) ? 4 : 0 }
+
+    /// Bytes after the payload and trailer: the tag of an authenticated frame, else 0.
+    public var tagByteCount: Int { flags.contains(.authenticated) ? FrameFlags.authenticationTagByteCount : 0 }
 
     /// Checks a received payload's CRC-32C against the header's field or the trailer's value.
     public func verifyPayload(checksum computed: UInt32, trailer: UInt32? = nil) throws(FrameError) {

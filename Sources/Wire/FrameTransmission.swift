@@ -1,6 +1,7 @@
 // An outgoing frame on its way into a socket: written in steps, by the caller's thread or the writer thread.
 
-/// The bytes of one frame still to be sent and, for a trailer checksum, the CRC-32C of the payload so far.
+/// The bytes of one frame still to be sent and, for a trailer checksum, the CRC-32C of the payload so far;
+/// on an authenticated session, also the frame's running MAC, whose tag goes out last.
 ///
 /// Whoever holds the transmission writes it: the thread that queued the frame writes what the socket takes
 /// without waiting, and if bytes are left the connection's writer thread finishes them. With a trailer
@@ -8,7 +9,8 @@
 /// checksum brings the piece into cache and the kernel's copy finds it there, so the payload is read from
 /// memory once, and while a piece is being checksummed the earlier ones are already on their way. The last
 /// piece may be up to 2.5 times as long, so that a message of about 1 MiB goes out in one `sendmsg`, and the
-/// 4 trailer bytes leave with it.
+/// 4 trailer bytes leave with it. An authenticated frame is sent the same way, each piece added to the MAC
+/// just before it is sent, and ends with its tag.
 struct FrameTransmission: Sendable {
     /// The frame's request id.
     let requestID: UInt64
@@ -28,26 +30,38 @@ struct FrameTransmission: Sendable {
     private var checksummedByteCount: Int
     /// The running trailer checksum (nil without a trailer).
     private var trailerChecksum: CRC32C?
-    /// Whether the trailer has been computed and appended to `parts`.
+    /// The frame's running MAC (nil on a session without keys).
+    private var mac: FrameMAC?
+    /// Whether the trailer and tag (whichever the frame has) have been computed and appended to `parts`.
     private var trailerReady = false
+    /// Whether the frame is sent in checksummed (or authenticated) pieces.
+    private var piecewise: Bool { trailerChecksum != nil || mac != nil }
 
     /// With a trailer, the payload is checksummed and sent in pieces of this size (see the type's comment).
     static let pieceBytes = 512 << 10
 
-    /// Prepares `frame` for sending.
-    init(_ frame: OutgoingFrame, requestID: UInt64, completion: (@Sendable (TransportError?) -> Void)?) {
+    /// Prepares `frame` for sending; with `authenticator` (the session's sending direction) the frame is
+    /// sealed with the authenticator's next sequence number. The frame's header must then have flag
+    /// `authenticated` set (`OutgoingFrame(..., flags: .authenticated)`).
+    init(_ frame: OutgoingFrame, requestID: UInt64, authenticator: inout FrameAuthenticator?,
+         completion: (@Sendable (TransportError?) -> Void)?) {
         self.requestID = requestID
         self.completion = completion
         parts = [frame.header[...]] + frame.segments
         payloadByteCount = frame.payloadByteCount
         frameByteCount = frame.header.count + payloadByteCount
         checksummedByteCount = frame.header.count
+        var total = frameByteCount
         if frame.placement == .trailer {
-            totalByteCount = frameByteCount + OutgoingFrame.trailerByteCount
+            total += OutgoingFrame.trailerByteCount
             trailerChecksum = CRC32C()
-        } else {
-            totalByteCount = frameByteCount
         }
+        if authenticator != nil {
+            precondition(frame.isAuthenticated, "a frame sealed on an authenticated session needs the authenticated flag")
+            mac = frame.header.withUnsafeBytes { authenticator!.begin(header: $0) }
+            total += FrameFlags.authenticationTagByteCount
+        }
+        totalByteCount = total
     }
 
     /// Whether every byte has been sent.
@@ -59,14 +73,14 @@ struct FrameTransmission: Sendable {
         var sentNow = 0
         while sentByteCount < totalByteCount {
             // Checksum the next piece once less than a piece of checksummed bytes waits (at the start: the header).
-            let checksumming = trailerChecksum != nil && !trailerReady
+            let checksumming = piecewise && !trailerReady
             if checksumming && checksummedByteCount - sentByteCount < FrameTransmission.pieceBytes {
                 let rest = frameByteCount - checksummedByteCount
                 let piece = FrameTransmission.pieceBytes
                 checksum(upTo: rest <= piece * 5 / 2 ? frameByteCount : checksummedByteCount + piece)
                 if checksummedByteCount == frameByteCount { appendTrailer() }
             }
-            let limit = trailerChecksum != nil && !trailerReady ? checksummedByteCount : totalByteCount
+            let limit = piecewise && !trailerReady ? checksummedByteCount : totalByteCount
             let written = try socket.send(bytes(from: sentByteCount, to: limit)[...], firstOffset: 0, wait: wait)
             if written == 0 { return false }
             sentByteCount += written
@@ -76,18 +90,38 @@ struct FrameTransmission: Sendable {
         return true
     }
 
-    /// Adds the frame's payload bytes up to `end` to the trailer checksum.
+    /// Every byte still to send, with the trailer and tag computed (tests and the fuzzer: no socket).
+    mutating func remainingBytes() -> [UInt8] {
+        if piecewise && !trailerReady {
+            checksum(upTo: frameByteCount)
+            appendTrailer()
+        }
+        let rest = Array(bytes(from: sentByteCount, to: totalByteCount).joined())
+        sentByteCount = totalByteCount
+        return rest
+    }
+
+    /// Adds the frame's payload bytes up to `end` to the trailer checksum and the MAC.
     private mutating func checksum(upTo end: Int) {
-        guard var crc = trailerChecksum, end > checksummedByteCount else { return }
-        for slice in bytes(from: checksummedByteCount, to: end) { crc.update(bytes: slice) }
-        trailerChecksum = crc
+        guard end > checksummedByteCount else { return }
+        for slice in bytes(from: checksummedByteCount, to: end) {
+            // The header went into the MAC when it began; only payload bytes are added here.
+            slice.withUnsafeBytes { raw in
+                trailerChecksum?.update(raw)
+                mac?.update(raw)
+            }
+        }
         checksummedByteCount = end
     }
 
-    /// Appends the finished checksum as the trailer.
+    /// Appends the finished checksum as the trailer, then the tag (which covers the trailer too).
     private mutating func appendTrailer() {
-        guard let crc = trailerChecksum else { return }
-        parts.append(OutgoingFrame.trailerBytes(crc.value)[...])
+        if let crc = trailerChecksum {
+            let trailer = OutgoingFrame.trailerBytes(crc.value)
+            trailer.withUnsafeBytes { mac?.update($0) }
+            parts.append(trailer[...])
+        }
+        if let running = mac { parts.append(running.finish()[...]) }
         trailerReady = true
     }
 

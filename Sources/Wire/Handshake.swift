@@ -14,6 +14,9 @@ public struct HandshakeSession: Equatable, Sendable {
     public var heartbeatIntervalMilliseconds: UInt32
     /// Whether both sides proved the token (false only with a server that runs without one).
     public var authenticated: Bool
+    /// The session keys derived from the token and both nonces (nil without a token): every frame after the
+    /// handshake is then authenticated.
+    public var keys: SessionKeys? = nil
 }
 
 /// Why a handshake failed: a stable code and a sentence naming the problem.
@@ -149,6 +152,7 @@ public struct ClientHandshake: Sendable {
                 message: "server \"\(challenge.name)\" runs without a token, so it cannot prove who it is; refusing"))]
         case (true, .some(let token)):
             session.authenticated = true
+            session.keys = SessionKeys.derive(parts, token: token, isClient: true)
             state = .awaitingWelcome(expected: HandshakeTranscript.serverTag(token: token, parts), session: session)
             let tag = HandshakeTranscript.clientTag(token: token, parts)
             return [.send(.proof(AuthenticationTag(tag: tag, maxPayloadBytes: maxPayloadBytes)))]
@@ -231,6 +235,7 @@ public struct ServerHandshake: Sendable {
             }
             state = .finished
             session.authenticated = true
+            session.keys = SessionKeys.derive(parts, token: token, isClient: false)
             let tag = HandshakeTranscript.serverTag(token: token, parts)
             return [.send(.welcome(AuthenticationTag(tag: tag, maxPayloadBytes: maxPayloadBytes))), .established(session)]
         default:

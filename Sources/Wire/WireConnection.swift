@@ -22,11 +22,12 @@ public final class WireConnection: Sendable {
     public let incoming: IncomingMessages
     let core: ConnectionCore
 
-    init(session: HandshakeSession, reader: FrameReader, options: ConnectionOptions, initiator: Bool) {
+    init(session: HandshakeSession, socket: SocketHandle, reader: FrameReader, options: ConnectionOptions,
+         initiator: Bool) {
         self.session = session
-        self.peerAddress = reader.socket.peerDescription
+        self.peerAddress = socket.peerDescription
         let (stream, continuation) = AsyncStream<IncomingMessage>.makeStream()
-        core = ConnectionCore(socket: reader.socket, options: options, session: session, initiator: initiator,
+        core = ConnectionCore(socket: socket, options: options, session: session, initiator: initiator,
                               incoming: continuation)
         incoming = IncomingMessages(stream: stream, core: core)
         core.start(reader: HandOver(reader))
@@ -48,7 +49,7 @@ public final class WireConnection: Sendable {
                     let session = try runHandshake(socket: socket, reader: reader, first: handshake.start()) {
                         handshake.receive($0)
                     }
-                    continuation.resume(returning: WireConnection(session: session, reader: reader, options: options,
+                    continuation.resume(returning: WireConnection(session: session, socket: socket, reader: reader, options: options,
                                                                   initiator: true))
                 } catch {
                     continuation.resume(throwing: error)
@@ -172,7 +173,7 @@ func freshNonce() -> [UInt8] {
 func handshakeReader(socket: SocketHandle, options: ConnectionOptions) -> FrameReader {
     let deadline = monotonicNanoseconds() + UInt64(options.handshakeTimeoutSeconds * 1e9)
     let seconds = options.handshakeTimeoutSeconds
-    let reader = FrameReader(socket: socket, maxPayloadBytes: 64 << 10, onBytes: { _ in })
+    let reader = FrameReader(source: socket, maxPayloadBytes: 64 << 10, onBytes: { _ in })
     reader.wait = { () throws(TransportError) in
         while true {
             let now = monotonicNanoseconds()

@@ -22,6 +22,13 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case unexpectedPayloadChecksum(UInt32)
     /// The stream ended inside a frame.
     case truncated(bufferedBytes: Int)
+    /// An authenticated frame's tag does not match: the frame was changed, replayed, reordered, or one before
+    /// it was dropped (`sequence` is the number it was checked under).
+    case authenticationFailed(kind: UInt16, requestID: UInt64, sequence: UInt64)
+    /// A frame on an authenticated session carries no tag.
+    case missingAuthenticationTag(kind: UInt16, requestID: UInt64)
+    /// A frame carries a tag on a session without keys (it cannot be checked).
+    case unexpectedAuthenticationTag(kind: UInt16, requestID: UInt64)
 
     public var description: String {
         switch self {
@@ -45,6 +52,13 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
             return "frame has no payload-checksum flag but a payload checksum 0x\(String(value, radix: 16))"
         case .truncated(let buffered):
             return "stream ended inside a frame (\(buffered) bytes of it received)"
+        case .authenticationFailed(let kind, let requestID, let sequence):
+            return "frame authentication failed for frame \(sequence) (kind \(kind), request \(requestID)): "
+                + "changed, replayed, reordered, or a frame before it dropped"
+        case .missingAuthenticationTag(let kind, let requestID):
+            return "frame kind \(kind) request \(requestID) has no authentication tag on an authenticated session"
+        case .unexpectedAuthenticationTag(let kind, let requestID):
+            return "frame kind \(kind) request \(requestID) carries an authentication tag on a session without keys"
         }
     }
 }
@@ -79,6 +93,7 @@ extension FrameError {
         case .unsupportedVersion: return .unsupportedVersion
         case .payloadTooLarge: return .payloadTooLarge
         case .headerChecksumMismatch, .payloadChecksumMismatch: return .checksumMismatch
+        case .authenticationFailed, .missingAuthenticationTag, .unexpectedAuthenticationTag: return .authenticationFailed
         default: return .malformedFrame
         }
     }

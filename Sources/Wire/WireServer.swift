@@ -129,18 +129,30 @@ public final class WireServer: Sendable {
         do {
             let session = try runHandshake(socket: socket, reader: reader, first: []) { handshake.receive($0) }
             if stopped.withLock({ $0 }) { return }
-            continuation.yield(WireConnection(session: session, reader: reader, options: connectionOptions,
+            continuation.yield(WireConnection(session: session, socket: socket, reader: reader, options: connectionOptions,
                                               initiator: false))
         } catch {
             options.onEvent("rejected \(socket.peerDescription): \(error)")
             if case .frame(let frameError) = error {
                 // Tell a confused peer why, if it is listening at all.
-                let frame = OutgoingFrame(.reject(ErrorReport(code: frameError.code, message: "\(frameError)")),
-                                          requestID: 0)
+                let frame = Self.refusal(frameError)
                 try? socket.writeAll([frame.header[...]] + frame.segments)
             }
             lingerThenClose(socket)
         }
+    }
+
+    /// The reject frame for a handshake that failed on a bad frame. A peer of an older major gets it in a
+    /// header of its own major (versions 1 and 2 share the header layout), so it can read why.
+    static func refusal(_ error: FrameError) -> OutgoingFrame {
+        guard case .unsupportedVersion(let major, let minor) = error, major >= 1, major < WireVersion.major else {
+            return OutgoingFrame(.reject(ErrorReport(code: error.code, message: "\(error)")), requestID: 0)
+        }
+        let message = "protocol version \(major).\(minor) is not supported: this peer speaks \(WireVersion.major).x, "
+            + "which authenticates every frame after the handshake; upgrade the peer"
+        var frame = OutgoingFrame(.reject(ErrorReport(code: .unsupportedVersion, message: message)), requestID: 0)
+        frame.header = FrameHeader.rewritingMajor(frame.header, to: major)
+        return frame
     }
 
     /// Shuts our side and drains briefly, so a reject already sent is not destroyed by a reset.

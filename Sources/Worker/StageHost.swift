@@ -157,12 +157,6 @@ final class StageHost: Sendable {
         if busy {
             throw ErrorReport(code: .unavailable, message: "this worker already serves another coordinator")
         }
-        guard !assignment.includesEntry, !assignment.includesExit else {
-            throw ErrorReport(
-                code: .invalidArgument,
-                message: "this worker hosts transformer blocks only; the entry (patch and condition embedding) and "
-                    + "exit (output norm, projection) pieces run on the coordinator")
-        }
         guard assignment.optionsJSON.count <= 64 << 10 else {
             throw ErrorReport(code: .invalidArgument, message: "optionsJSON is \(assignment.optionsJSON.count) bytes, limit 64 KiB")
         }
@@ -403,16 +397,10 @@ final class StageHost: Sendable {
         return statistics.stats
     }
 
-    /// The report of a micro-batch that failed on this stage: `stageFailed` with the plan number as a field, or, to
-    /// a coordinator of minor version 0, the `error` whose message starts with `[plan N]` that it parses.
+    /// The report of a micro-batch that failed on this stage, with the plan number as a field.
     static func failureReport(_ error: any Error, batch: Batch, stage: Stage) -> Message {
-        let planEpoch = UInt32(clamping: stage.options.planEpoch)
-        guard stage.coordinator.session.minor >= 1 else {
-            return .error(ErrorReport(code: .unavailable, message:
-                "[plan \(planEpoch)] stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)"))
-        }
-        return .stageFailed(StageFailure(
-            planEpoch: planEpoch, stageIndex: stage.assignment.stageIndex, key: batch.key, code: .unavailable,
-            message: "\(error)"))
+        .stageFailed(StageFailure(
+            planEpoch: UInt32(clamping: stage.options.planEpoch), stageIndex: stage.assignment.stageIndex,
+            key: batch.key, code: .unavailable, message: "\(error)"))
     }
 }

@@ -64,13 +64,13 @@ struct NonsenseMessages {
     mutating func setup() -> [Message] {
         let assign = Message.assignStage(AssignStage(
             stageIndex: 0, stageCount: 1, modelReference: "models/tiny4", layerStart: 0, layerEnd: 4,
-            includesEntry: false, includesExit: false, configHash: configHash, activationDType: .float32, nextHop: "",
+            configHash: configHash, activationDType: .float32, nextHop: "",
             optionsJSON: ArraySlice(Array("{\"max_inflight_per_stage\":2,\"plan_epoch\":\(below(3))}".utf8))))
         let text = (0..<2).map { branch in
             NamedTensor(name: "text.\(branch)", tensor: try! WireTensor(
                 dtype: .float32, shape: [1, 8, 32], bytes: ArraySlice(bytes(8 * 32 * 4).map { $0 & 0x3F })))
         }
-        return [assign, .jobContext(JobContext(jobID: "fz-0", specJSON: json(), tensors: text))]
+        return [assign, .jobContext(JobContext(jobID: "fz-0", tensors: text))]
     }
 
     /// A forward for job "fz-0" with the real tensor names and random shapes and values.
@@ -96,7 +96,7 @@ struct NonsenseMessages {
             let start = UInt32(below(4))
             return .assignStage(AssignStage(
                 stageIndex: 0, stageCount: UInt16(1 + below(2)), modelReference: "models/tiny4", layerStart: start,
-                layerEnd: start + UInt32(below(5 - Int(start))), includesEntry: false, includesExit: false,
+                layerEnd: start + UInt32(below(5 - Int(start))),
                 configHash: configHash, activationDType: .float32, nextHop: pick(["", "", "127.0.0.1:1"]),
                 optionsJSON: ArraySlice(Array("{\"max_inflight_per_stage\":\(below(4)),\"plan_epoch\":\(below(3))}".utf8))))
         case 0, 1:
@@ -105,7 +105,7 @@ struct NonsenseMessages {
             return .assignStage(AssignStage(
                 stageIndex: UInt16(below(Int(count))), stageCount: count,
                 modelReference: pick(["models/tiny4", "models/none", "/etc", "../../..", text()]),
-                layerStart: start, layerEnd: start + UInt32(below(4)), includesEntry: below(4) == 0, includesExit: below(4) == 0,
+                layerStart: start, layerEnd: start + UInt32(below(4)),
                 configHash: bytes(32), activationDType: pick(WireDType.allCases),
                 nextHop: pick(["", "", "127.0.0.1:1", "nowhere:0", text()]), optionsJSON: json()))
         case 2: return .stageReady(StageReady(stageIndex: 0, weightBytes: next(), workspaceBytes: next(), residentBytes: next(),
@@ -117,8 +117,8 @@ struct NonsenseMessages {
                 NamedTensor(name: "text.\(branch)", tensor: try! WireTensor(
                     dtype: .float32, shape: [1, length, 32], bytes: ArraySlice(bytes(length * 32 * 4).map { $0 & 0x3F })))
             }
-            return .jobContext(JobContext(jobID: "fz-\(below(3))", specJSON: json(), tensors: text))
-        case 3, 4: return .jobContext(JobContext(jobID: jobID(), specJSON: json(), tensors: tensors()))
+            return .jobContext(JobContext(jobID: "fz-\(below(3))", tensors: text))
+        case 3, 4: return .jobContext(JobContext(jobID: jobID(), tensors: tensors()))
         case 5, 6, 7: return .forward(Forward(key: key(), tensors: tensors()))
         case 8: return .forwardResult(ForwardResult(key: key(), computeNanoseconds: next(), tensors: tensors()))
         case 9: return .releaseJob(JobReference(jobID: jobID(), reason: text()))

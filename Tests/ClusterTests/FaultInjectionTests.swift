@@ -96,6 +96,29 @@ import Glibc
         #expect((status["steps_redone"] as? Int ?? 0) >= 1)
     }
 
+    /// A frame forged (a payload byte changed and every CRC recomputed), replayed, reordered or dropped between
+    /// the coordinator and the only worker: the CRCs cannot tell, the frame MAC with its implicit sequence
+    /// number does; the receiver closes the connection naming the frame, the coordinator reconnects (later
+    /// connections are clean), redoes the step in flight, and the bytes equal `generate`.
+    @Test(.timeLimit(.minutes(2)), arguments: ["forge", "replay", "reorder", "drop"])
+    func aTamperedFrameIsCaughtAndTheWorkRedone(fault: String) throws {
+        let fixture = try ClusterFixture.shared.get()
+        // A step's micro-batches (forward 259, forwardResult 260), so the step in flight must be redone.
+        let proxy = ["--frame-fault", fault, "--frame-kinds", "259,260", "--faulty-connections", "1"]
+        let cluster = try FaultCluster(
+            root: fixture.root, model: fixture.model, workers: try Self.workers(1, blocks: 4, proxy: ["w0": proxy]))
+        defer { cluster.stop() }
+        let job = try Self.submit(cluster, steps: ClusterFixture.steps)
+        let produced = try Self.result(cluster, job, file: "frame-\(fault).y4m")
+        #expect(produced == fixture.reference, "output after a \(fault) differs; logs:\n\(cluster.allLogs)")
+        #expect(cluster.log("proxy-w0.log").contains("\(fault) frame"), "the proxy did not \(fault): \(cluster.allLogs)")
+        #expect(cluster.allLogs.contains("frame authentication failed"), "no MAC failure was logged:\n\(cluster.allLogs)")
+        #expect(occurrences(of: "worker w0 connected", in: cluster.coordinatorLog) >= 2, "no reconnection:\n\(cluster.allLogs)")
+        let status = try cluster.status(job)
+        #expect(status["state"] as? String == "finished")
+        #expect((status["steps_redone"] as? Int ?? 0) >= 1)
+    }
+
     /// A slow link (delay and throttle on every connection) slows the job but does not fail it.
     @Test(.timeLimit(.minutes(3)))
     func aSlowLinkOnlySlowsTheJob() throws {
@@ -166,7 +189,7 @@ import Glibc
         let second = try await WireConnection.connect(
             to: cluster.workerAddresses["w0"]!,
             options: ConnectionOptions(role: .coordinator, name: "second", token: try ClusterToken.load(from: cluster.tokenPath)))
-        for message in [Message.jobContext(JobContext(jobID: "x", specJSON: [], tensors: [])),
+        for message in [Message.jobContext(JobContext(jobID: "x", tensors: [])),
                         .releaseJob(JobReference(jobID: job)), .cancel(JobReference(jobID: job)),
                         .forward(Forward(key: MicroBatchKey(jobID: job, step: 0, window: 0, branch: 0), tensors: []))] {
             do {

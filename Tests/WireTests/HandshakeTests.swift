@@ -45,6 +45,10 @@ import Testing
         #expect(atClient.peerName == "w0" && atClient.peerRole == .worker && atClient.peerMaxPayloadBytes == 2000)
         #expect(atServer.peerName == "c" && atServer.peerRole == .coordinator && atServer.peerMaxPayloadBytes == 1000)
         #expect(atClient.heartbeatIntervalMilliseconds == 500)
+        // Both ends derived the same pair of session keys, one per direction.
+        let clientKeys = try #require(atClient.keys), serverKeys = try #require(atServer.keys)
+        #expect(clientKeys.sending == serverKeys.receiving && clientKeys.receiving == serverKeys.sending)
+        #expect(clientKeys.sending != clientKeys.receiving && clientKeys.sending.count == 32)
         // The token itself never appears on the wire.
         for message in result.wire {
             let payload = message.encodedPayload()
@@ -110,7 +114,8 @@ import Testing
     @Test func versionAndOrderAreChecked() {
         var server = ServerHandshake(token: nil, role: .worker, name: "w", nonce: [UInt8](repeating: 2, count: 32),
                                      heartbeatIntervalMilliseconds: 1, maxPayloadBytes: 1)
-        let wrongMajor = server.receive(.hello(Hello(major: 2, minor: 0, role: .client, name: "c",
+        // Version 1 (frames not authenticated) is the old major now.
+        let wrongMajor = server.receive(.hello(Hello(major: 1, minor: 0, role: .client, name: "c",
                                                      nonce: [UInt8](repeating: 1, count: 32))))
         #expect(wrongMajor.contains { if case .fail(let f) = $0 { return f.code == .unsupportedVersion } else { return false } })
         var fresh = ServerHandshake(token: nil, role: .worker, name: "w", nonce: [UInt8](repeating: 2, count: 32),
@@ -120,7 +125,7 @@ import Testing
         // A newer minor from the client is negotiated down to ours.
         var newer = ServerHandshake(token: nil, role: .worker, name: "w", nonce: [UInt8](repeating: 2, count: 32),
                                     heartbeatIntervalMilliseconds: 1, maxPayloadBytes: 1)
-        let reply = newer.receive(.hello(Hello(major: 1, minor: 200, role: .client, name: "c",
+        let reply = newer.receive(.hello(Hello(major: WireVersion.major, minor: 200, role: .client, name: "c",
                                                nonce: [UInt8](repeating: 1, count: 32))))
         guard case .send(.challenge(let challenge)) = reply.first else { Issue.record("no challenge"); return }
         #expect(challenge.minor == WireVersion.minor)

@@ -99,6 +99,10 @@ import Synchronization
 final class RawPeer {
     let socket: SocketHandle
     var decoder = FrameDecoder()
+    /// The session keys once `handshake` established one with a token.
+    private(set) var keys: SessionKeys?
+    /// Seals what `send(_ message:)` and `seal` produce after an authenticated handshake.
+    private var sender: FrameAuthenticator?
 
     init(_ address: String) throws {
         socket = try SocketHandle.connect(to: try SocketAddress.resolve(address), text: address, timeoutSeconds: 2,
@@ -108,7 +112,22 @@ final class RawPeer {
     func send(_ bytes: [UInt8]) throws { try socket.writeAll([bytes[...]]) }
 
     func send(_ message: Message, requestID: UInt64 = 0) throws {
-        try send(FrameEncoder.encode(message, requestID: requestID))
+        try send(seal(message, requestID: requestID))
+    }
+
+    /// The frame for `message`, sealed with our next sequence number after an authenticated handshake.
+    func seal(_ message: Message, requestID: UInt64 = 0, placement: PayloadChecksumPlacement = .header) -> [UInt8] {
+        var writer = PayloadWriter()
+        message.encode(into: &writer)
+        return seal(kind: message.kind.rawValue, requestID: requestID, segments: writer.finish(), placement: placement)
+    }
+
+    /// A frame of any kind number with raw payload segments, sealed like `seal(_:)`.
+    func seal(kind: UInt16, requestID: UInt64, segments: [ArraySlice<UInt8>],
+              placement: PayloadChecksumPlacement = .header) -> [UInt8] {
+        let frame = OutgoingFrame(kind: kind, requestID: requestID, segments: segments, placement: placement,
+                                  flags: sender == nil ? [] : .authenticated)
+        return frame.sealed(&sender)
     }
 
     /// The next frame, or nil at end of stream or after `seconds` with nothing.
@@ -154,6 +173,14 @@ final class RawPeer {
             for action in actions {
                 switch action {
                 case .send(let message): try send(message)
+                case .established(let session):
+                    // From here on our frames are sealed and the server's are checked.
+                    if let keys = session.keys {
+                        self.keys = keys
+                        sender = FrameAuthenticator(key: keys.sending)
+                        decoder.authenticate(with: keys.receiving)
+                    }
+                    return action
                 default: return action
                 }
             }

@@ -131,7 +131,7 @@ import Testing
         guard case .established = try stalled.handshake(token: Loopback.token) else {
             Issue.record("raw handshake failed"); return
         }
-        let frame = FrameEncoder.encode(.goodbye(reason: String(repeating: "x", count: 100)), requestID: 0)
+        let frame = stalled.seal(.goodbye(reason: String(repeating: "x", count: 100)), requestID: 0)
         try stalled.send(Array(frame[0..<50]))
         let start = Date()
         #expect(stalled.waitForEndOfStream(seconds: 5))
@@ -142,8 +142,9 @@ import Testing
         guard case .established = try corrupt.handshake(token: Loopback.token) else {
             Issue.record("raw handshake failed"); return
         }
-        var bad = FrameEncoder.encode(.statsRequest, requestID: 1) + FrameEncoder.encode(.goodbye(reason: "abc"), requestID: 0)
-        bad[bad.count - 1] ^= 1
+        var bad = corrupt.seal(.statsRequest, requestID: 1) + corrupt.seal(.goodbye(reason: "abc"), requestID: 0)
+        // The last payload byte (the tag follows it): the CRC, checked before the tag, reports it.
+        bad[bad.count - 1 - FrameFlags.authenticationTagByteCount] ^= 1
         try corrupt.send(bad)
         var checksumError = false
         while let reply = try corrupt.receive() {
@@ -162,12 +163,48 @@ import Testing
         await bystander.close()
     }
 
+    /// A peer of protocol version 1 (frames not authenticated) is refused in a header of its own major, which
+    /// a version-1 decoder accepts, with a reason it can print.
+    @Test func aVersion1PeerGetsARefusalItCanRead() throws {
+        let server = try Loopback.EchoServer()
+        let peer = try RawPeer(server.address)
+        let hello = FrameEncoder.encode(.hello(Hello(major: 1, minor: 0, role: .coordinator, name: "old",
+                                                     nonce: freshNonce())), requestID: 0)
+        try peer.send(FrameHeader.rewritingMajor(Array(hello[0..<32]), to: 1) + hello[32...])
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            var poller = pollfd(fd: peer.socket.descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 50) > 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { recv(peer.socket.descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        try #require(bytes.count > FrameHeader.byteCount)
+        // Version 1's header checks: magic, major 1, header CRC, then the payload's length and CRC.
+        #expect(Array(bytes[0..<4]) == Array("SWIR".utf8) && bytes[4] == 1)
+        let word = { (at: Int) in (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << UInt32(8 * $1) } }
+        #expect(word(28) == CRC32C.checksum(bytes: bytes[0..<28]))
+        let length = Int(word(20))
+        try #require(bytes.count >= FrameHeader.byteCount + length)
+        let payload = bytes[FrameHeader.byteCount..<(FrameHeader.byteCount + length)]
+        #expect(word(24) == CRC32C.checksum(bytes: payload))
+        let kind = UInt16(bytes[6]) | UInt16(bytes[7]) << 8
+        guard case .reject(let report) = try Message.decode(kind: kind, payload: payload) else {
+            Issue.record("not a reject: kind \(kind)"); return
+        }
+        #expect(report.code == .unsupportedVersion)
+        #expect(report.message.contains("protocol version 1.0 is not supported: this peer speaks 2.x"))
+    }
+
     @Test func unknownKindGetsAnErrorAndTheConnectionStays() async throws {
         // The raw peer sends no heartbeats: a 0.6 s silence limit could close it before the reply under load.
         let server = try Loopback.EchoServer(deadAfterSeconds: 10)
         let peer = try RawPeer(server.address)
         guard case .established = try peer.handshake(token: Loopback.token) else { Issue.record("handshake"); return }
-        try peer.send(OutgoingFrame(kind: 4000, requestID: 7, segments: [[1, 2, 3]]).joined)
+        try peer.send(peer.seal(kind: 4000, requestID: 7, segments: [[1, 2, 3]]))
         let reply = try #require(try peer.receive())
         #expect(reply.requestID == 7)
         #expect(try reply.message() == .error(ErrorReport(code: .unknownKind, message: "unknown message kind 4000")))

@@ -72,15 +72,14 @@ enum MessageSamples {
             let start = UInt32.random(in: 0...1000, using: &g)
             return .assignStage(AssignStage(
                 stageIndex: .random(in: 0..<count, using: &g), stageCount: count, modelReference: text(&g),
-                layerStart: start, layerEnd: start + .random(in: 0...40, using: &g), includesEntry: .random(using: &g),
-                includesExit: .random(using: &g), configHash: bytes(32, &g),
+                layerStart: start, layerEnd: start + .random(in: 0...40, using: &g), configHash: bytes(32, &g),
                 activationDType: WireDType.allCases.randomElement(using: &g)!, nextHop: text(&g), optionsJSON: blob(&g)))
         case .stageReady:
             return .stageReady(StageReady(
                 stageIndex: .random(in: 0...UInt16.max, using: &g), weightBytes: .random(in: 0...UInt64.max, using: &g),
                 workspaceBytes: .random(in: 0...UInt64.max, using: &g), residentBytes: .random(in: 0...UInt64.max, using: &g),
                 budgetBytes: .random(in: 0...UInt64.max, using: &g), loadMilliseconds: .random(in: 0...UInt64.max, using: &g)))
-        case .jobContext: return .jobContext(JobContext(jobID: text(&g), specJSON: blob(&g), tensors: tensors(&g)))
+        case .jobContext: return .jobContext(JobContext(jobID: text(&g), tensors: tensors(&g)))
         case .forward: return .forward(Forward(key: key(&g), tensors: tensors(&g)))
         case .forwardResult:
             return .forwardResult(ForwardResult(key: key(&g), computeNanoseconds: .random(in: 0...UInt64.max, using: &g),

@@ -153,10 +153,11 @@ import Testing
 
     /// Reads from `descriptor` 256 KiB every 4 ms until a `forward` frame is complete, on a thread of its own;
     /// returns the frame and how many bytes had been read when `sent` first became nonzero (nil: never).
-    static func readSlowly(_ descriptor: Int32, sent: Counter) async -> (Frame?, Int?) {
+    static func readSlowly(_ descriptor: Int32, key: [UInt8], sent: Counter) async -> (Frame?, Int?) {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var decoder = FrameDecoder(maxPayloadBytes: 64 << 20)
+                decoder.authenticate(with: key)  // the frames after the peer's authenticated handshake
                 var chunk = [UInt8](repeating: 0, count: 256 << 10)
                 var frame: Frame?
                 var total = 0
@@ -202,12 +203,13 @@ import Testing
             for (_, connection, peer) in links {
                 let sent = Counter()
                 let descriptor = peer.socket.descriptor
+                let key = peer.keys?.receiving ?? []
                 group.addTask {
                     try await connection.send(message)
                     sent.add(1)
                     return (nil, nil)
                 }
-                group.addTask { await WritePathTests.readSlowly(descriptor, sent: sent) }
+                group.addTask { await WritePathTests.readSlowly(descriptor, key: key, sent: sent) }
             }
             var frames = 0
             for try await (frame, readWhenSent) in group {
@@ -286,8 +288,8 @@ import Testing
         let peer = try RawPeer(server.address)
         guard case .established = try peer.handshake(token: Loopback.token) else { Issue.record("handshake"); return }
         // A notification (request id 0): the echo server answers nothing, so every frame we read is a heartbeat.
-        let frame = FrameEncoder.encode(try WritePathTests.forward([Float](repeating: 2, count: 4 << 20)), requestID: 0,
-                                        placement: .trailer)
+        let frame = peer.seal(try WritePathTests.forward([Float](repeating: 2, count: 4 << 20)), requestID: 0,
+                              placement: .trailer)
         var heartbeats = 0
         var offset = 0
         while offset < frame.count {

@@ -82,7 +82,7 @@ final class JobRunner {
             let prepared = try await onThread { try model.prepareConditioning(for: spec) }
             var loop = try resumeOrStart(id: id, spec: spec, folder: folder, prepared: prepared)
             let context = JobContext(
-                jobID: id, specJSON: [],
+                jobID: id,
                 tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
             let planning = try model.planningModel(for: spec)
             var placement: Placement?
@@ -241,7 +241,7 @@ final class JobRunner {
                     let message = AssignStage(
                         stageIndex: UInt16(index), stageCount: UInt16(stages.count), modelReference: config.model,
                         layerStart: UInt32(stage.layers.lowerBound), layerEnd: UInt32(stage.layers.upperBound),
-                        includesEntry: false, includesExit: false, configHash: model.configHash, activationDType: .float32,
+                        configHash: model.configHash, activationDType: .float32,
                         nextHop: nextHop, optionsJSON: ArraySlice(try JSONEncoder().encode(options)))
                     do {
                         guard let link = await pool.link(stage.worker) else { throw ClusterError("not connected") }
