@@ -53,21 +53,25 @@ let package = Package(
         // Wire's CRC-32C kernel for AVX-512 processors with VPCLMULQDQ: Swift with LLVM intrinsics, in a module
         // of its own because it is compiled for those instructions (see `vectorCRCSwiftSettings`).
         .target(name: "WireVectorCRC", swiftSettings: vectorCRCSwiftSettings),
+        // Where Model and Wire meet, shared by every executable: the stage-tensor contract, typed stage messages and
+        // worker statistics, the command-line parser, logging, threads, shared constants.
+        .target(name: "Cluster", dependencies: ["Model", "Wire"]),
         // A process that hosts one pipeline stage.
-        .executableTarget(name: "Worker", dependencies: ["Model", "Wire"]),
+        .executableTarget(name: "Worker", dependencies: ["Model", "Wire", "Cluster"]),
         // The `coordinator` command.
-        .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire"]),
+        .executableTarget(name: "Coordinator", dependencies: ["Model", "Wire", "Cluster"]),
         // `bench-model`: the transformer forward pass against cblas_sgemm and PyTorch (scripts/bench-model.sh).
-        .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS"]),
+        .executableTarget(name: "ModelBench", dependencies: ["Model", "COpenBLAS", "Cluster"]),
         // Wire throughput against a raw socket (scripts/bench-wire.sh).
-        .executableTarget(name: "WireBench", dependencies: ["Wire"]),
+        .executableTarget(name: "WireBench", dependencies: ["Wire", "Cluster"]),
         // `faultproxy`: a TCP proxy that delays, throttles, cuts or corrupts traffic (fault-injection tests).
-        .executableTarget(name: "FaultProxy"),
+        .executableTarget(name: "FaultProxy", dependencies: ["Cluster"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "WireVectorCRC"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Model", "Wire"]),
+        .testTarget(name: "ClusterLibraryTests", dependencies: ["Cluster", "Model", "Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Cluster", "Model", "Wire"]),
         // Real coordinator and worker processes on loopback (runs the built binaries).
-        .testTarget(name: "ClusterTests", dependencies: ["Coordinator", "Model", "Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Coordinator", "Cluster", "Model", "Wire"]),
     ],
     swiftLanguageModes: [.v6]
 )

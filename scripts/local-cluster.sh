@@ -79,6 +79,7 @@ else
         echo "  state_dir: state"
         echo "token_file: token"
         echo "model: $model_name"
+        echo "model_path: $model_abs"
         echo "workers:"
         for ((i = 0; i < count; i++)); do
             echo "  - name: w$i"

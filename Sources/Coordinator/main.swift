@@ -2,6 +2,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Every top-level subcommand, in the order `--help` lists them.
 let coordinatorCommands: [any Command.Type] = [

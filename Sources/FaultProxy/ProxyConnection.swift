@@ -1,4 +1,5 @@
 // One proxied connection: two pump threads (client to target, target to client) applying a FaultPlan.
+import Cluster
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -48,9 +49,8 @@ final class ProxyConnection: Sendable {
         _ = shutdown(target, Int32(SHUT_RDWR))
     }
 
-    func log(_ message: String) {
-        FileHandle.standardError.write(Data("faultproxy: connection \(number): \(message)\n".utf8))
-    }
+    /// Lines start with `faultproxy: connection N`.
+    var log: Log { Log("faultproxy: connection \(number)") }
 
     // MARK: - Pumping
 

@@ -1,10 +1,6 @@
 // The `faultproxy` command line: where to listen, where to forward, and which faults to inject.
+import Cluster
 
-/// A command-line error naming the option and the value seen.
-struct ProxyUsageError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Which direction of a proxied connection a fault applies to.
 enum FaultDirection: String, Sendable {
@@ -89,69 +85,45 @@ struct ProxySettings: Sendable {
         the listener and every connection are closed and it exits 0.
         """
 
+    /// The options `usage` describes.
+    static let specs: [OptionSpec] = [
+        .value("--listen", "HOST:PORT", "where to accept connections"), .value("--target", "HOST:PORT", "where to forward"),
+        .value("--delay-ms", "N", "delay"), .value("--throttle-bytes-per-second", "N", "rate cap"),
+        .value("--cut-after-bytes", "N", "cut"), .value("--corrupt-after-bytes", "N", "corrupt"),
+        .value("--direction", "up|down|both", "faulted directions"), .value("--faulty-connections", "N", "faulty count"),
+        .flag("--random", "random faults"), .value("--seed", "S", "seed"), .value("--port-file", "FILE", "port file"),
+    ]
+
+    /// Parses the arguments strictly; the error names the option and the value.
     init(arguments: [String]) throws {
-        var index = 0
-        var sawListen = false
-        var sawTarget = false
-        func value(_ option: String) throws -> String {
-            index += 1
-            guard index < arguments.count else { throw ProxyUsageError("\(option) needs a value") }
-            return arguments[index]
-        }
-        func count(_ option: String) throws -> Int {
-            let text = try value(option)
-            guard let number = Int(text), number >= 0, number <= 1 << 50 else {
-                throw ProxyUsageError("\(option): expected a non-negative integer, got \"\(text)\"")
+        let options = try CommandLineOptions(arguments, specs: Self.specs)
+        (listenHost, listenPort) = try Self.hostPort(try options.required("--listen"), option: "--listen")
+        (targetHost, targetPort) = try Self.hostPort(try options.required("--target"), option: "--target")
+        guard targetPort != 0 else { throw CommandLineError("option '--target': port 0 is not a destination") }
+        let byteCount = 0...(1 << 50)
+        plan.delayMilliseconds = try options.int("--delay-ms", in: 0...600_000) ?? 0
+        plan.throttleBytesPerSecond = try options.int("--throttle-bytes-per-second", in: 1...(1 << 50)) ?? 0
+        plan.cutAfterBytes = try options.int("--cut-after-bytes", in: byteCount)
+        plan.corruptAfterBytes = try options.int("--corrupt-after-bytes", in: byteCount)
+        if let text = options.string("--direction") {
+            guard let direction = FaultDirection(rawValue: text) else {
+                throw CommandLineError("option '--direction' expects up, down or both, got '\(text)'")
             }
-            return number
+            plan.direction = direction
         }
-        while index < arguments.count {
-            let option = arguments[index]
-            switch option {
-            case "--listen":
-                (listenHost, listenPort) = try Self.hostPort(try value(option), option: option)
-                sawListen = true
-            case "--target":
-                (targetHost, targetPort) = try Self.hostPort(try value(option), option: option)
-                sawTarget = true
-            case "--delay-ms":
-                let delay = try count(option)
-                guard delay <= 600_000 else { throw ProxyUsageError("--delay-ms: at most 600000, got \(delay)") }
-                plan.delayMilliseconds = delay
-            case "--throttle-bytes-per-second":
-                plan.throttleBytesPerSecond = try count(option)
-                guard plan.throttleBytesPerSecond > 0 else { throw ProxyUsageError("--throttle-bytes-per-second: must be > 0") }
-            case "--cut-after-bytes": plan.cutAfterBytes = try count(option)
-            case "--corrupt-after-bytes": plan.corruptAfterBytes = try count(option)
-            case "--direction":
-                let text = try value(option)
-                guard let direction = FaultDirection(rawValue: text) else {
-                    throw ProxyUsageError("--direction: expected up, down or both, got \"\(text)\"")
-                }
-                plan.direction = direction
-            case "--faulty-connections": faultyConnections = try count(option)
-            case "--random": random = true
-            case "--seed":
-                let text = try value(option)
-                guard let number = UInt64(text) else { throw ProxyUsageError("--seed: expected an unsigned integer, got \"\(text)\"") }
-                seed = number
-            case "--port-file": portFile = try value(option)
-            default: throw ProxyUsageError("unknown option \"\(option)\" (see --help)")
-            }
-            index += 1
-        }
-        guard sawListen else { throw ProxyUsageError("--listen HOST:PORT is required") }
-        guard sawTarget else { throw ProxyUsageError("--target HOST:PORT is required") }
-        guard targetPort != 0 else { throw ProxyUsageError("--target: port 0 is not a destination") }
+        faultyConnections = try options.int("--faulty-connections", in: byteCount)
+        random = options.flag("--random")
+        seed = try options.uint64("--seed") ?? 1
+        portFile = options.string("--port-file")
     }
 
     static func hostPort(_ text: String, option: String) throws -> (String, UInt16) {
         guard let colon = text.lastIndex(of: ":"), colon != text.startIndex else {
-            throw ProxyUsageError("\(option): expected HOST:PORT, got \"\(text)\"")
+            throw CommandLineError("option '\(option)' expects HOST:PORT, got '\(text)'")
         }
         let host = String(text[..<colon])
         guard let port = UInt16(text[text.index(after: colon)...]) else {
-            throw ProxyUsageError("\(option): bad port in \"\(text)\"")
+            throw CommandLineError("option '\(option)' has a bad port in '\(text)'")
         }
         return (host, port)
     }

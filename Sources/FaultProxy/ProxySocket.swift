@@ -9,6 +9,9 @@ struct ProxySocketError: Error, CustomStringConvertible {
     init(_ operation: String, _ address: String, errno code: Int32 = errno) {
         description = "\(operation) \(address): \(String(cString: strerror(code)))"
     }
+
+    /// An error with its whole message.
+    init(_ description: String) { self.description = description }
 }
 
 enum ProxySocket {
@@ -20,7 +23,7 @@ enum ProxySocket {
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &list)
         guard status == 0, let first = list, let raw = first.pointee.ai_addr else {
-            throw ProxyUsageError("cannot resolve \"\(host)\" as an IPv4 host: \(String(cString: gai_strerror(status)))")
+            throw ProxySocketError("cannot resolve \"\(host)\" as an IPv4 host: \(String(cString: gai_strerror(status)))")
         }
         defer { freeaddrinfo(first) }
         return raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }

@@ -1,10 +1,12 @@
 // The `faultproxy` command: a TCP proxy that delays, throttles, cuts or corrupts the traffic it forwards.
 import Foundation
 import Synchronization
+import Cluster
 #if canImport(Glibc)
 import Glibc
 #endif
 
+let log = Log("faultproxy")
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.contains("--help") || arguments.contains("-h") {
     print(ProxySettings.usage)
@@ -14,7 +16,7 @@ let settings: ProxySettings
 do {
     settings = try ProxySettings(arguments: arguments)
 } catch {
-    FileHandle.standardError.write(Data("faultproxy: \(error)\n".utf8))
+    log("\(error)")
     exit(2)
 }
 signal(SIGPIPE, SIG_IGN)
@@ -30,14 +32,13 @@ let port: UInt16
 do {
     (listener, port) = try ProxySocket.listen(host: settings.listenHost, port: settings.listenPort)
 } catch {
-    FileHandle.standardError.write(Data("faultproxy: \(error)\n".utf8))
+    log("\(error)")
     exit(1)
 }
-FileHandle.standardError.write(Data(
-    "faultproxy: listening on \(settings.listenHost):\(port), forwarding to \(settings.targetHost):\(settings.targetPort)\n".utf8))
+log("listening on \(settings.listenHost):\(port), forwarding to \(settings.targetHost):\(settings.targetPort)")
 if let portFile = settings.portFile {
     do { try "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8) } catch {
-        FileHandle.standardError.write(Data("faultproxy: cannot write --port-file \(portFile): \(error)\n".utf8))
+        log("cannot write --port-file \(portFile): \(error)")
         exit(1)
     }
 }
@@ -54,7 +55,7 @@ let acceptThread = Thread {
         if client < 0 {
             if errno == EINTR || errno == ECONNABORTED { continue }
             if stopping.load(ordering: .relaxed) { return }
-            FileHandle.standardError.write(Data("faultproxy: accept: \(String(cString: strerror(errno)))\n".utf8))
+            log("accept: \(String(cString: strerror(errno)))")
             usleep(100_000)
             continue
         }
@@ -63,7 +64,7 @@ let acceptThread = Thread {
         ProxySocket.noDelay(client)
         let target: Int32
         do { target = try ProxySocket.connect(host: settings.targetHost, port: settings.targetPort) } catch {
-            FileHandle.standardError.write(Data("faultproxy: connection \(number): \(error); closing the client\n".utf8))
+            log("connection \(number): \(error); closing the client")
             close(client)
             continue
         }
@@ -84,7 +85,7 @@ acceptThread.start()
 var received: Int32 = 0
 sigwait(&stopSignals, &received)
 stopping.store(true, ordering: .relaxed)
-FileHandle.standardError.write(Data("faultproxy: signal \(received), stopping\n".utf8))
+log("signal \(received), stopping")
 _ = shutdown(listener, Int32(SHUT_RDWR))
 close(listener)
 let remaining = open.withLock { Array($0.values) }

@@ -274,3 +274,38 @@ public struct Stats: Equatable, Sendable {
         return Stats(entries: entries)
     }
 }
+
+/// `stageFailed` (minor 1): a micro-batch failed on a stage. The plan number is a field, so the coordinator can
+/// tell a failure of the current plan from a late report of a stage it has already replaced.
+public struct StageFailure: Equatable, Sendable, CustomStringConvertible {
+    /// The coordinator's plan number the stage was assigned under (`StageOptions.planEpoch`).
+    public var planEpoch: UInt32
+    /// The failing stage's index in its pipeline.
+    public var stageIndex: UInt16
+    /// The micro-batch that failed.
+    public var key: MicroBatchKey
+    /// The stable code of the failure.
+    public var code: WireErrorCode
+    /// What went wrong, naming the thing and the value (cut at 4096 bytes when encoded).
+    public var message: String
+
+    /// A failure with every field given.
+    public init(planEpoch: UInt32, stageIndex: UInt16, key: MicroBatchKey, code: WireErrorCode, message: String) {
+        self.planEpoch = planEpoch; self.stageIndex = stageIndex; self.key = key; self.code = code
+        self.message = message
+    }
+
+    public var description: String { "plan \(planEpoch) stage \(stageIndex) micro-batch \(key) failed: \(message)" }
+
+    func encode(into writer: inout PayloadWriter) {
+        writer.write(planEpoch); writer.write(stageIndex); key.encode(into: &writer)
+        writer.write(code.rawValue); writer.write(clipped(message, WireLimits.maxMessageBytes))
+    }
+
+    static func decode(from reader: inout PayloadReader) throws(MessageError) -> StageFailure {
+        StageFailure(
+            planEpoch: try reader.readUInt32("planEpoch"), stageIndex: try reader.readUInt16("stageIndex"),
+            key: try MicroBatchKey.decode(from: &reader), code: WireErrorCode(rawValue: try reader.readUInt16("code")),
+            message: try reader.readString("message", maxBytes: WireLimits.maxMessageBytes))
+    }
+}

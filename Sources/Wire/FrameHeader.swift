@@ -5,7 +5,7 @@ public enum WireVersion {
     /// Incompatible changes bump the major.
     public static let major: UInt8 = 1
     /// Compatible additions (new kinds, new advisory flags) bump the minor.
-    public static let minor: UInt8 = 0
+    public static let minor: UInt8 = 1
 }
 
 /// Bits of the header's flags field.

@@ -21,6 +21,7 @@ public enum Message: Equatable, Sendable {
     case cancel(JobReference)
     case statsRequest
     case stats(Stats)
+    case stageFailed(StageFailure)
     case submit(Submit)
     case submitted(JobID)
     case jobStatusRequest(JobID)
@@ -52,6 +53,7 @@ public enum Message: Equatable, Sendable {
         case .cancel: return .cancel
         case .statsRequest: return .statsRequest
         case .stats: return .stats
+        case .stageFailed: return .stageFailed
         case .submit: return .submit
         case .submitted: return .submitted
         case .jobStatusRequest: return .jobStatusRequest
@@ -80,6 +82,7 @@ public enum Message: Equatable, Sendable {
         case .forwardResult(let value): value.encode(into: &writer)
         case .releaseJob(let value), .cancel(let value): value.encode(into: &writer)
         case .stats(let value): value.encode(into: &writer)
+        case .stageFailed(let value): value.encode(into: &writer)
         case .submit(let value): value.encode(into: &writer)
         case .submitted(let value), .jobStatusRequest(let value), .watch(let value): value.encode(into: &writer)
         case .jobStatus(let value): value.encode(into: &writer)
@@ -121,6 +124,7 @@ public enum Message: Equatable, Sendable {
         case .cancel: message = .cancel(try JobReference.decode(from: &reader))
         case .statsRequest: message = .statsRequest
         case .stats: message = .stats(try Stats.decode(from: &reader))
+        case .stageFailed: message = .stageFailed(try StageFailure.decode(from: &reader))
         case .submit: message = .submit(try Submit.decode(from: &reader))
         case .submitted: message = .submitted(try JobID.decode(from: &reader))
         case .jobStatusRequest: message = .jobStatusRequest(try JobID.decode(from: &reader))

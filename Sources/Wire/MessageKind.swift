@@ -45,6 +45,8 @@ public enum MessageKind: UInt16, Sendable, CaseIterable, CustomStringConvertible
     case statsRequest = 263
     /// Reply to statsRequest: named counters.
     case stats = 264
+    /// Worker -> coordinator: a micro-batch failed on a stage (plan number, stage, key, code, message). Minor 1.
+    case stageFailed = 265
 
     // MARK: Client <-> coordinator
     /// Client -> coordinator: a new job (JSON spec + input media).
@@ -88,6 +90,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable, CustomStringConvertible
         case .cancel: return "cancel"
         case .statsRequest: return "statsRequest"
         case .stats: return "stats"
+        case .stageFailed: return "stageFailed"
         case .submit: return "submit"
         case .submitted: return "submitted"
         case .jobStatusRequest: return "jobStatusRequest"

@@ -1,6 +1,7 @@
 // Fault-injection hooks for tests, switched on by environment variables (never set in normal use).
 import Foundation
 import Synchronization
+import Cluster
 
 /// Faults a worker can be told to commit, so tests can exercise the coordinator's recovery paths.
 ///
@@ -28,7 +29,7 @@ enum FaultHooks {
         var ordinals: Set<Int> = []
         for piece in text.split(separator: ",") {
             guard let value = Int(piece.trimmingCharacters(in: .whitespaces)), value > 0 else {
-                FileHandle.standardError.write(Data("worker: SORA_FAULT_DROP_FORWARDS must be a list of positive integers such as 3,7, got '\(text)'\n".utf8))
+                Log("worker")("SORA_FAULT_DROP_FORWARDS must be a list of positive integers such as 3,7, got '\(text)'")
                 exit(2)
             }
             ordinals.insert(value)

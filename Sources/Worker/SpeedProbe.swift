@@ -1,6 +1,7 @@
 // The worker's start-up speed calibration: a fixed single-precision matrix product timed in CPU seconds.
 import Foundation
 import Model
+import Cluster
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,9 +27,11 @@ struct SpeedProbe: Sendable {
     /// listening, after `Compute.setThreadCount`).
     static let current = SpeedProbe.run(threads: Compute.threadCount)
 
-    /// Stats entries the coordinator reads (`calibration_gflops` is the planner's input).
-    var statsEntries: [(String, Double)] {
-        [("calibration_gflops", gigaflops), ("calibration_wall_gflops", wallGigaflops), ("calibration_seconds", seconds)]
+    /// Fills the calibration fields of a `stats` reply (`calibrationGigaflops` is the planner's input).
+    func record(in statistics: inout WorkerStatistics) {
+        statistics.calibrationGigaflops = gigaflops
+        statistics.calibrationWallGigaflops = wallGigaflops
+        statistics.calibrationSeconds = seconds
     }
 
     static let size = 384

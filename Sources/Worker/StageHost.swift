@@ -4,6 +4,7 @@ import Foundation
 import Model
 import Synchronization
 import Wire
+import Cluster
 
 /// One pipeline stage and its work, shared by every connection of the worker.
 ///
@@ -45,8 +46,6 @@ final class StageHost: Sendable {
 
     /// Jobs whose constants a worker keeps at once.
     static let maxJobs = 16
-    /// Fixed cost of a worker process counted against its budget (runtime, BLAS buffers, sockets).
-    static let processOverheadBytes = 64 << 20
 
     let settings: WorkerSettings
     let root: ModelRoot
@@ -58,12 +57,12 @@ final class StageHost: Sendable {
         self.settings = settings
         self.root = root
         self.peerOptions = peerOptions
+        log = Log("worker \(settings.name)")
         Thread.detachNewThread { [self] in runComputeLoop() }
     }
 
-    func log(_ message: String) {
-        FileHandle.standardError.write(Data("worker \(settings.name): \(message)\n".utf8))
-    }
+    /// Lines start with `worker NAME`.
+    let log: Log
 
     // MARK: - Connections
 
@@ -197,11 +196,11 @@ final class StageHost: Sendable {
                     message: "layer range \(layers.lowerBound)..<\(layers.upperBound) is empty or outside the model's 0..<\(config.numLayers)")
             }
             let weightBytes = try Self.weightBytes(directory: directory, config: config, layers: layers)
-            let need = weightBytes + Self.processOverheadBytes
+            let need = weightBytes + ClusterConstants.processOverheadBytes
             guard need <= budget else {
                 throw ErrorReport(
                     code: .resourceExhausted,
-                    message: "layers \(layers.lowerBound)..<\(layers.upperBound) need \(need) bytes (weights \(weightBytes) + process \(Self.processOverheadBytes)); the --memory budget is \(budget)")
+                    message: "layers \(layers.lowerBound)..<\(layers.upperBound) need \(need) bytes (weights \(weightBytes) + process \(ClusterConstants.processOverheadBytes)); the --memory budget is \(budget)")
             }
             let transformer = try WanTransformer.load(modelPath, layers: layers, includeEntry: false, includeExit: false)
             return (transformer, weightBytes)
@@ -378,9 +377,7 @@ final class StageHost: Sendable {
                 }
                 guard current else { return }  // the stage was replaced meanwhile; nobody waits for this batch
                 log("micro-batch \(batch.key) failed: \(error)")
-                try? await stage.coordinator.send(.error(ErrorReport(
-                    code: .unavailable,
-                    message: "[plan \(stage.options.planEpoch)] stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)")))
+                try? await stage.coordinator.send(Self.failureReport(error, batch: batch, stage: stage))
             }
         }
     }
@@ -392,20 +389,30 @@ final class StageHost: Sendable {
             (state.batchesRun, state.busyNanoseconds, state.queue.count, state.jobs.count, state.failures,
              state.stage?.weightBytes ?? 0)
         }
-        return Stats(entries: [
-            ("micro_batches_run", Double(snapshot.0)), ("busy_seconds", Double(snapshot.1) / 1e9),
-            ("queued_micro_batches", Double(snapshot.2)), ("jobs", Double(snapshot.3)),
-            ("failed_deliveries", Double(snapshot.4)), ("weight_bytes", Double(snapshot.5)),
-            ("resident_bytes", Double(ResourceUsage.residentBytes ?? 0)),
-            ("peak_resident_bytes", Double(ResourceUsage.peakResidentBytes ?? 0)),
-            ("budget_bytes", Double(settings.memoryBytes)),
-        ] + SpeedProbe.current.statsEntries)
+        var statistics = WorkerStatistics()
+        statistics.microBatchesRun = snapshot.0
+        statistics.busySeconds = Double(snapshot.1) / 1e9
+        statistics.queuedMicroBatches = snapshot.2
+        statistics.jobs = snapshot.3
+        statistics.failedDeliveries = snapshot.4
+        statistics.weightBytes = snapshot.5
+        statistics.residentBytes = ResourceUsage.residentBytes ?? 0
+        statistics.peakResidentBytes = ResourceUsage.peakResidentBytes ?? 0
+        statistics.budgetBytes = settings.memoryBytes
+        SpeedProbe.current.record(in: &statistics)
+        return statistics.stats
     }
-}
 
-/// Runs blocking work on a thread of its own and returns its result.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    /// The report of a micro-batch that failed on this stage: `stageFailed` with the plan number as a field, or, to
+    /// a coordinator of minor version 0, the `error` whose message starts with `[plan N]` that it parses.
+    static func failureReport(_ error: any Error, batch: Batch, stage: Stage) -> Message {
+        let planEpoch = UInt32(clamping: stage.options.planEpoch)
+        guard stage.coordinator.session.minor >= 1 else {
+            return .error(ErrorReport(code: .unavailable, message:
+                "[plan \(planEpoch)] stage \(stage.assignment.stageIndex) micro-batch \(batch.key) failed: \(error)"))
+        }
+        return .stageFailed(StageFailure(
+            planEpoch: planEpoch, stageIndex: stage.assignment.stageIndex, key: batch.key, code: .unavailable,
+            message: "\(error)"))
     }
 }

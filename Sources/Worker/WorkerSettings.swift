@@ -1,6 +1,7 @@
 // The worker's command line: where it listens, the token, the model root, its memory budget and threads.
 import Foundation
 import Model
+import Cluster
 
 /// What `worker` was started with.
 struct WorkerSettings: Sendable {
@@ -36,52 +37,26 @@ struct WorkerSettings: Sendable {
           --help               show this help
         """
 
+    /// The options `usage` describes.
+    static let specs: [OptionSpec] = [
+        .value("--listen", "HOST:PORT", "where the coordinator and the previous stage reach this worker"),
+        .value("--token-file", "FILE", "the cluster token"),
+        .value("--model-root", "DIR", "models are looked up under this folder"),
+        .value("--memory", "BYTES", "memory budget"),
+        .value("--threads", "N", "compute threads"),
+        .value("--name", "NAME", "name shown in the coordinator's logs"),
+    ]
+
     /// Parses the arguments strictly; the error names the option and the value.
     init(arguments: [String]) throws {
-        var values: [String: String] = [:]
-        let known = ["--listen", "--token-file", "--model-root", "--memory", "--threads", "--name"]
-        var index = 0
-        while index < arguments.count {
-            var name = arguments[index]
-            var value: String?
-            if let equals = name.firstIndex(of: "="), name.hasPrefix("--") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            guard known.contains(name) else { throw WorkerError("unknown option '\(name)'; see --help") }
-            if value == nil {
-                index += 1
-                guard index < arguments.count else { throw WorkerError("option '\(name)' needs a value") }
-                value = arguments[index]
-            }
-            guard values[name] == nil else { throw WorkerError("option '\(name)' given more than once") }
-            values[name] = value
-            index += 1
-        }
-        guard let listen = values["--listen"] else { throw WorkerError("missing required option '--listen'") }
-        guard let tokenFile = values["--token-file"] else {
-            throw WorkerError("missing required option '--token-file'")
-        }
-        self.listen = listen
-        self.tokenFile = tokenFile
-        modelRoot = values["--model-root"] ?? FileManager.default.currentDirectoryPath
-        memoryBytes = try values["--memory"].map(Self.parseBytes) ?? 4 << 30
-        if let text = values["--threads"] {
-            guard let count = Int(text), (1...1024).contains(count) else {
-                throw WorkerError("option '--threads' must be an integer in 1...1024, got '\(text)'")
-            }
-            threads = count
-        }
-        name = values["--name"] ?? "worker@\(listen)"
-        guard name.utf8.count <= 256 else { throw WorkerError("option '--name' is longer than 256 bytes") }
-    }
-
-    /// `4GiB`, `512MiB`, `2G`, `1000000` (`ByteSize`).
-    static func parseBytes(_ text: String) throws -> Int {
-        guard let bytes = ByteSize.parse(text) else {
-            throw WorkerError("option '--memory' expects a size such as 4GiB, 512MiB or 1000000, got '\(text)'")
-        }
-        return bytes
+        let options = try CommandLineOptions(arguments, specs: Self.specs)
+        listen = try options.required("--listen")
+        tokenFile = try options.required("--token-file")
+        modelRoot = options.string("--model-root") ?? FileManager.default.currentDirectoryPath
+        memoryBytes = try options.byteSize("--memory") ?? 4 << 30
+        threads = try options.int("--threads", in: 1...1024)
+        name = options.string("--name") ?? "worker@\(listen)"
+        guard name.utf8.count <= 256 else { throw CommandLineError("option '--name' is longer than 256 bytes") }
     }
 }
 

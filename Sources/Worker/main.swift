@@ -2,6 +2,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 // Same OpenBLAS kernels as the coordinator and every other worker: same bytes (may re-execute once).
 BLASRuntime.pinKernels()
@@ -12,8 +13,10 @@ if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h")
     exit(arguments.isEmpty ? 2 : 0)
 }
 
+let log = Log("worker")
+
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("worker: \(message)\n".utf8))
+    log(message)
     exit(1)
 }
 
@@ -25,17 +28,17 @@ do {
     token = try ClusterToken.load(from: settings.tokenFile)
     root = try ModelRoot(settings.modelRoot)
 } catch {
-    FileHandle.standardError.write(Data("worker: \(error)\n".utf8))
+    log("\(error)")
     exit(2)
 }
 if let threads = settings.threads { Compute.setThreadCount(threads) }
 
 var serverOptions = ServerOptions(connection: ConnectionOptions(role: .worker, name: settings.name, token: token))
 serverOptions.allowedRoles = [.coordinator, .worker]
-serverOptions.connection.maxPayloadBytes = 1 << 30
-serverOptions.onEvent = { message in FileHandle.standardError.write(Data("worker \(settings.name): \(message)\n".utf8)) }
+serverOptions.connection.maxPayloadBytes = ClusterConstants.maxClusterPayloadBytes
+serverOptions.onEvent = { [log = Log("worker \(settings.name)")] message in log(message) }
 var peerOptions = ConnectionOptions(role: .worker, name: settings.name, token: token)
-peerOptions.maxPayloadBytes = 1 << 30
+peerOptions.maxPayloadBytes = ClusterConstants.maxClusterPayloadBytes
 let server: WireServer
 do {
     server = try WireServer.listen(on: settings.listen, options: serverOptions)

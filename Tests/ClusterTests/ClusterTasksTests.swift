@@ -6,6 +6,7 @@ import Model
 import Wire
 import Testing
 @testable import Coordinator
+import Cluster
 
 @Suite(.serialized) struct ClusterTasksTests {
     /// A folder with the model, the media and the `generate` references, made once.
@@ -135,15 +136,16 @@ import Testing
         }
         let staged = try JobMedia.stage([png], stateDirectory: state)
         // A media option must name an attachment, never a path of the client's choosing; every attachment is used.
-        #expect(throws: ClusterError.self) {
-            try JobMedia.resolve(JobRequest(options: ["--prompt": "x", "--image": "/etc/passwd"], output: "y4m"), stored: staged.paths)
-        }
-        #expect(throws: ClusterError.self) {
-            try JobMedia.resolve(JobRequest(options: ["--prompt": "x"], output: "y4m"), stored: staged.paths)
-        }
-        let resolved = try JobMedia.resolve(JobRequest(options: ["--prompt": "x", "--image": "media-0.png"], output: "y4m"), stored: staged.paths)
+        let source = try JobMedia.source(staged, [png])
+        #expect(throws: ClusterError.self) { try source.path("/etc/passwd") }
+        #expect(throws: ClusterError.self) { try source.load("/etc/passwd") }
+        #expect(throws: ClusterError.self) { try JobMedia.checkAllUsed(staged, by: JobRequest(prompt: "x")) }
+        var request = JobRequest(prompt: "x")
+        request.task = JobRequest.TaskRequest(kind: .image, media: ["media-0.png"])
+        try JobMedia.checkAllUsed(staged, by: request)
         let stagedPath = try #require(staged.paths["media-0.png"])
-        #expect(resolved.options["--image"] == stagedPath)
+        #expect(try source.path("media-0.png") == stagedPath)
+        #expect(try source.load("media-0.png") == [Fixture.picture(frame: 1)])
         var spec = VideoJobSpec(prompt: "x", width: 32, height: 32, frames: 5)
         spec.media = [MediaPlacement(source: stagedPath, sourceFrame: 0, frameCount: 1, outputFrame: 0)]
         try JobMedia.commit(staged, spec: &spec)
@@ -151,8 +153,10 @@ import Testing
         #expect(final.hasPrefix(state + "/media/") && final.hasSuffix(".png") && !final.contains("incoming"))
         #expect(try PNGReader.read(path: final) == Fixture.picture(frame: 1))
         #expect(!FileManager.default.fileExists(atPath: staged.folder))
-        #expect(JobRequest(options: ["--connect": "a.y4m\nb.y4m", "--loop": ""], output: "y4m").arguments
-                == ["--connect=a.y4m", "--connect=b.y4m", "--loop"])
+        var connect = JobRequest(prompt: "x")
+        connect.task = JobRequest.TaskRequest(kind: .connect, media: ["a.y4m", "b.y4m"])
+        connect.loop = true
+        #expect(try JobRequest.decode(ArraySlice(try connect.encoded())) == connect)
     }
 
     @Test func coordinatorEntryGroupsTimestepsLikeTheWholeTransformer() throws {

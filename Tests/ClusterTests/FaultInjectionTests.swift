@@ -2,6 +2,7 @@
 // flight by `faultproxy`, intruders with a wrong token or garbage, malformed jobs, and the coordinator killed
 // and restarted. Every case ends with the job's bytes equal to single-process `generate`.
 import Foundation
+import Cluster
 import Model
 import Testing
 import Wire
@@ -230,8 +231,19 @@ import Glibc
         let connection = try await WireConnection.connect(
             to: cluster.coordinatorAddress, options: ConnectionOptions(role: .client, name: "fault-test", token: token))
         defer { connection.abort(reason: "test over") }
+        /// The job request (version 2 JSON) the options describe: options map to their fields, numbers become JSON
+        /// numbers, a task option becomes `task`, anything else is sent under its own name.
         func json(_ options: [String: String], output: String = "y4m") throws -> ArraySlice<UInt8> {
-            ArraySlice(try JSONSerialization.data(withJSONObject: ["options": options, "output": output]))
+            var object: [String: Any] = ["version": JobRequest.currentVersion, "output": output]
+            for (name, value) in options {
+                if let kind = JobRequest.TaskKind.allCases.first(where: { $0.option == name }) {
+                    object["task"] = ["kind": kind.rawValue, "media": [value]]
+                    continue
+                }
+                let key = JobRequest.Field.allCases.first { $0.option == name }?.rawValue ?? name
+                object[key] = Int(value).map { $0 as Any } ?? Double(value).map { $0 as Any } ?? value
+            }
+            return ArraySlice(try JSONSerialization.data(withJSONObject: object))
         }
         let base = ["--prompt": "a fox", "--width": "64", "--height": "48", "--frames": "17", "--steps": "2"]
         let cases: [(ArraySlice<UInt8>, [Wire.Attachment], String)] = [

@@ -1,5 +1,6 @@
 // `--expand-prompt` through `coordinator generate` and the cluster job request.
 import Foundation
+import Cluster
 import Model
 import Testing
 
@@ -39,10 +40,11 @@ struct ExpandPromptCommandTests {
 
     @Test("a cluster job carries --expand-prompt as a flag")
     func jobRequestCarriesTheFlag() throws {
-        let request = JobRequest(options: ["--prompt": "a cat", "--expand-prompt": ""], output: "y4m")
-        let decoded = try JobRequest.decode(ArraySlice(try JSONEncoder().encode(request)))
-        #expect(decoded.arguments.contains("--expand-prompt"))
-        let bad = JobRequest(options: ["--prompt": "a cat", "--expand-prompt": "yes"], output: "y4m")
-        #expect(throws: (any Error).self) { try JobRequest.decode(ArraySlice(try JSONEncoder().encode(bad))) }
+        var request = JobRequest(prompt: "a cat")
+        request.expandPrompt = true
+        let decoded = try JobRequest.decode(ArraySlice(try request.encoded()))
+        #expect(decoded.expandPrompt)
+        let bad = Array(#"{"version": 2, "prompt": "a cat", "expand_prompt": "yes"}"#.utf8)
+        #expect(throws: (any Error).self) { try JobRequest.decode(ArraySlice(bad)) }
     }
 }

@@ -3,6 +3,7 @@ import Model
 import Testing
 
 @testable import Coordinator
+import Cluster
 
 @Suite("Job options")
 struct JobOptionsTests {
@@ -16,14 +17,15 @@ struct JobOptionsTests {
     }
 
     /// A 64x64 grey picture or clip of `count` frames, whatever the path.
-    static func media(count: Int) -> (String) throws -> [RGBFrame] {
+    static func media(count: Int) -> @Sendable (String) throws -> [RGBFrame] {
         { _ in Array(repeating: RGBFrame(width: 64, height: 64, pixels: [UInt8](repeating: 128, count: 64 * 64 * 3)), count: count) }
     }
 
     static func spec(_ arguments: [String], mediaFrames: Int = 1) throws -> VideoJobSpec {
         let options = try CommandLineOptions(
             JobOptions.normalize(["--prompt", "a kite"] + arguments), specs: GenerateCommand.specs)
-        let spec = try JobOptions.spec(from: options, defaults: defaults, load: media(count: mediaFrames))
+        let spec = try JobOptions.request(from: options)
+            .resolve(defaults: defaults, media: JobRequest.MediaSource(path: { $0 }, load: media(count: mediaFrames)))
         try spec.validate()
         return spec
     }

@@ -4,6 +4,7 @@ import Model
 import Testing
 
 @testable import Coordinator
+import Cluster
 
 /// `Tests/Fixtures/<relative>`.
 private func fixturePath(_ relative: String) -> String {

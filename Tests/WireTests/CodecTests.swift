@@ -22,7 +22,7 @@ import Testing
     /// (struct.pack + a bitwise CRC-32C), so other implementations can check against them.
     @Test func documentedHeartbeatFrame() {
         let frame = FrameEncoder.encode(.heartbeat(Heartbeat(sequence: 1, sentAtNanoseconds: 2)), requestID: 0)
-        #expect(hex(frame) == "5357495201000600010000000000000000000000100000005a6d0422c170c0d2"
+        #expect(hex(frame) == "5357495201010600010000000000000000000000100000005a6d0422f98013a7"
                 + "01000000000000000200000000000000")
     }
 

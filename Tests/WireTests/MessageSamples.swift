@@ -92,6 +92,10 @@ enum MessageSamples {
             return .stats(Stats(entries: (0..<Int.random(in: 0...5, using: &g)).map { _ in
                 (text(&g), Double(bitPattern: .random(in: 0...UInt64.max, using: &g)))
             }))
+        case .stageFailed:
+            return .stageFailed(StageFailure(
+                planEpoch: .random(in: 0...UInt32.max, using: &g), stageIndex: .random(in: 0...UInt16.max, using: &g),
+                key: key(&g), code: WireErrorCode(rawValue: .random(in: 0...UInt16.max, using: &g)), message: text(&g)))
         case .submit:
             return .submit(Submit(specJSON: blob(&g), attachments: (0..<Int.random(in: 0...3, using: &g)).map { _ in
                 Attachment(name: text(&g), bytes: blob(&g))

@@ -3,6 +3,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// The running coordinator.
 final class ClusterService: Sendable {
@@ -18,11 +19,11 @@ final class ClusterService: Sendable {
         self.token = token
         book = try JobBook(stateDirectory: config.stateDirectory)
         var options = ConnectionOptions(role: .coordinator, name: "coordinator@\(config.listen)", token: token)
-        options.maxPayloadBytes = 1 << 30
+        options.maxPayloadBytes = ClusterConstants.maxClusterPayloadBytes
         pool = WorkerPool(entries: config.workers, options: options)
     }
 
-    func log(_ message: String) { FileHandle.standardError.write(Data("coordinator: \(message)\n".utf8)) }
+    let log = Log("coordinator")
 
     /// Serves until the process is stopped.
     func run() async throws -> Never {
@@ -102,33 +103,28 @@ final class ClusterService: Sendable {
         }
     }
 
-    /// Checks a submission completely (options, model limits, whether the cluster could ever hold it) and queues it.
+    /// Checks a submission completely (request, media, model limits, whether the cluster could ever hold it) and
+    /// queues it.
     private func submitJob(_ submit: Submit) async throws -> JobRecord {
         var spec: VideoJobSpec
-        let output: String
         var staged: JobMedia.Staged?
         defer { if let staged { JobMedia.discard(staged) } }
-        let request: JobRequest
+        var request: JobRequest
         do {
             request = try JobRequest.decode(submit.specJSON)
             staged = try JobMedia.stage(submit.attachments, stateDirectory: book.stateDirectory)
-            let resolved = try JobMedia.resolve(request, stored: staged!.paths)
-            var arguments = resolved.arguments
-            if request.options["--window-frames"] == nil { arguments.append("--window-frames=\(config.scheduler.windowFrames)") }
-            if request.options["--window-overlap"] == nil { arguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
-            // Media is read to count its frames and check its size: off the cooperative pool.
-            let (jobArguments, defaults) = (arguments, model.defaults)
-            spec = try await onThread {
-                try JobOptions.spec(from: try CommandLineOptions(jobArguments, specs: GenerateCommand.specs), defaults: defaults)
-            }
-            output = request.output
+            try JobMedia.checkAllUsed(staged!, by: request)
+            // cluster.yaml's window defaults apply where the request is silent; then the model's defaults.
+            request.windowFrames = request.windowFrames ?? config.scheduler.windowFrames
+            request.windowOverlap = request.windowOverlap ?? config.scheduler.windowOverlap
+            // Media is read from the attachments (named by their names in errors) to count frames and check sizes:
+            // off the cooperative pool.
+            let (source, finalRequest, defaults) = (try JobMedia.source(staged!, submit.attachments), request, model.defaults)
+            spec = try await onThread { try finalRequest.resolve(defaults: defaults, media: source) }
         } catch {
-            // Name the client's attachments, not where this coordinator staged them.
-            var message = "\(error)"
-            for (name, path) in staged?.paths ?? [:] { message = message.replacingOccurrences(of: path, with: "attachment \(name)") }
-            throw ErrorReport(code: .invalidArgument, message: message)
+            throw ErrorReport(code: .invalidArgument, message: "\(error)")
         }
-        if request.options["--expand-prompt"] != nil {
+        if request.expandPrompt {
             // The chat endpoint blocks: off the cooperative pool. The expanded prompt is the job's prompt from here
             // on (job.json, status); an endpoint that fails refuses the job rather than running another prompt.
             let (settings, prompt) = (config.promptExpansion, spec.prompt)
@@ -151,7 +147,7 @@ final class ClusterService: Sendable {
         }
         if let staged { try JobMedia.commit(staged, spec: &spec) }
         do {
-            return try await book.add(spec: spec, output: output)
+            return try await book.add(spec: spec, output: request.output)
         } catch let error as StateWriteError {
             throw ErrorReport(code: .unavailable, message: "cannot queue the job: state_dir not writable: \(error)")
         }

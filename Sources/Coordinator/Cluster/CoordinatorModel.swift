@@ -2,6 +2,7 @@
 // pieces, the scheduler and the VAE. The transformer blocks run on the workers.
 import Foundation
 import Model
+import Cluster
 
 /// The coordinator's share of the model, loaded once by `serve`.
 ///
@@ -173,7 +174,7 @@ final class CoordinatorModel: Sendable {
             // cross-attention keys and values over the text, the rotary tables.
             workspaceBytes: floatBytes * (tokens * (8 * dim + config.ffnDim) + 2 * textLength * dim + tokens * config.attentionHeadDim),
             jobContextBytes: branches * textLength * dim * floatBytes,
-            processOverheadBytes: 64 << 20,
+            processOverheadBytes: ClusterConstants.processOverheadBytes,
             unitsPerStep: plan.windows.count * branches,
             flopsPerLayer: SpeedCalibration.blockFlops(config: config, tokens: tokens, textLength: textLength))
     }

@@ -3,6 +3,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Stores and resolves the media a job's task options name.
 enum JobMedia {
@@ -89,26 +90,28 @@ enum JobMedia {
         try? FileManager.default.removeItem(atPath: staged.folder)
     }
 
-    /// The request with every media option's attachment name replaced by its stored path. A media option must
-    /// name an attachment: a client never makes the coordinator read a path of its own choosing.
-    static func resolve(_ request: JobRequest, stored: [String: String]) throws -> JobRequest {
-        var request = request
-        var used = Set<String>()
-        for option in JobOptions.mediaOptions {
-            guard let value = request.options[option] else { continue }
-            let names = JobRequest.values(of: option, value)
-            let paths = try names.map { name -> String in
-                guard let path = stored[name] else {
-                    throw ClusterError("option '\(option)' names '\(name)', which is not an attachment of this job")
-                }
-                used.insert(name)
+    /// Where a submitted request's media comes from: its attachments, by name. A task must name an attachment of
+    /// the job (a client never makes the coordinator read a path of its own choosing), every attachment must be
+    /// used, and frames are read from the bytes received, so errors name the attachment, not a staged path.
+    static func source(_ staged: Staged, _ attachments: [Attachment]) throws -> JobRequest.MediaSource {
+        let bytes = Dictionary(attachments.map { ($0.name, Array($0.bytes)) }, uniquingKeysWith: { first, _ in first })
+        let paths = staged.paths
+        return JobRequest.MediaSource(
+            path: { name in
+                guard let path = paths[name] else { throw ClusterError("'\(name)' is not an attachment of this job") }
                 return path
-            }
-            request.options[option] = paths.joined(separator: "\n")
-        }
-        if let unused = stored.keys.sorted().first(where: { !used.contains($0) }) {
+            },
+            load: { name in
+                guard let data = bytes[name] else { throw ClusterError("'\(name)' is not an attachment of this job") }
+                return try MediaLoader.load(bytes: data, name: "attachment \(name)")
+            })
+    }
+
+    /// Refuses attachments no task names.
+    static func checkAllUsed(_ staged: Staged, by request: JobRequest) throws {
+        let used = Set(request.task?.media ?? [])
+        if let unused = staged.paths.keys.sorted().first(where: { !used.contains($0) }) {
             throw ClusterError("attachments: '\(unused)' is not used by any media option")
         }
-        return request
     }
 }

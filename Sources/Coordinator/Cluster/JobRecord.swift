@@ -1,62 +1,8 @@
-// A cluster job as the coordinator keeps it: the request a client sent, its resolved spec, its state and
-// progress, stored as job.json in the job's folder under state_dir.
+// A cluster job as the coordinator keeps it: its resolved spec, output format, state and progress, stored as
+// job.json in the job's folder under state_dir.
+import Cluster
 import Foundation
 import Model
-
-/// What a client sends in `submit`: the job options as given on its command line (the coordinator fills the
-/// rest from the model's defaults and cluster.yaml, exactly as `generate` does) and the output format.
-struct JobRequest: Codable, Sendable, Equatable {
-    /// `--name` -> value, for the options of `generate` that describe the job.
-    var options: [String: String]
-    /// The result's format: y4m, mp4, png or safetensors.
-    var output: String
-
-    /// The `generate` options a cluster job may carry (not --model, --threads, --latents, --out, --quiet).
-    /// Media options (`JobOptions.mediaOptions`) name attachments of the submission; `--connect` holds its two
-    /// names separated by a newline; `--loop` is a flag (its value is empty).
-    static let optionNames: Set<String> = [
-        "--prompt", "--negative-prompt", "--width", "--height", "--frames", "--duration", "--fps", "--steps",
-        "--guidance", "--shift", "--scheduler", "--seed", "--max-sequence-length", "--window-frames", "--window-overlap",
-        "--image", "--extend-forward", "--extend-backward", "--connect", "--edit", "--strength", "--pin-strength", "--loop", "--fit",
-        "--expand-prompt",
-    ]
-    /// Options that are flags: present or not.
-    static let flagNames: Set<String> = ["--loop", "--expand-prompt"]
-
-    /// The values an option's string stands for (two for `--connect`).
-    static func values(of option: String, _ value: String) -> [String] {
-        option == "--connect" ? value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) : [value]
-    }
-    /// The largest request accepted.
-    static let maxBytes = 1 << 20
-
-    /// Decodes and checks a request from the wire; errors name the field.
-    static func decode(_ bytes: ArraySlice<UInt8>) throws -> JobRequest {
-        guard bytes.count <= maxBytes else { throw ClusterError("specJSON is \(bytes.count) bytes; the limit is \(maxBytes)") }
-        let request: JobRequest
-        do { request = try JSONDecoder().decode(JobRequest.self, from: Data(bytes)) } catch {
-            throw ClusterError("specJSON is not a job request: \(error)")
-        }
-        for name in request.options.keys where !optionNames.contains(name) {
-            throw ClusterError("\(name) is not a job option (allowed: \(optionNames.sorted().joined(separator: " ")))")
-        }
-        for name in flagNames where request.options[name].map({ !$0.isEmpty }) == true {
-            throw ClusterError("\(name) is a flag; its value must be empty")
-        }
-        guard VideoOutputKind(rawValue: request.output) != nil else {
-            throw ClusterError("output must be y4m, mp4, png or safetensors, got '\(request.output)'")
-        }
-        return request
-    }
-
-    /// The options as a command line (`--name=value`, `--flag`), for `JobOptions.spec`.
-    var arguments: [String] {
-        options.keys.sorted().flatMap { name -> [String] in
-            if Self.flagNames.contains(name) { return [name] }
-            return Self.values(of: name, options[name]!).map { "\(name)=\($0)" }
-        }
-    }
-}
 
 /// Where a job is in its life.
 enum JobState: String, Codable, Sendable {
@@ -68,17 +14,46 @@ enum JobState: String, Codable, Sendable {
     var isTerminal: Bool { self == .finished || self == .failed || self == .cancelled }
 }
 
+/// What a job is doing now, within its state.
+enum JobPhase: String, Codable, Sendable {
+    case queued
+    case encodingText = "encoding text"
+    case encodingMedia = "encoding media"
+    case waitingForWorkers = "waiting for workers"
+    case denoising, decoding, finished, failed, cancelled, paused
+
+    /// Reads a phase, including the one free-text phase version 1 wrote.
+    init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if text == "queued (resumed after a coordinator restart)" {
+            self = .queued
+        } else if let phase = JobPhase(rawValue: text) {
+            self = phase
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown phase '\(text)'"))
+        }
+    }
+}
+
 /// A job's spec, state and progress (job.json).
 struct JobRecord: Codable, Sendable, Equatable {
+    /// The job.json format this build writes; version 1 (before the typed job request) had no `version` key and
+    /// is read and rewritten as version 2.
+    static let currentVersion = 2
+
+    /// The format version (nil in a version 1 file).
+    var version: Int? = JobRecord.currentVersion
     var id: String
     var state: JobState
     var spec: VideoJobSpec
-    var output: String
+    /// The result file's format.
+    var output: VideoOutputKind
     /// Steps completed and checkpointed.
     var stepsDone: Int = 0
     var steps: Int
-    /// encoding-text, denoising, decoding, or the reason for waiting / failing.
-    var phase: String = "queued"
+    /// What the job is doing within its state.
+    var phase: JobPhase = .queued
+    /// The latest note: why it waits, failed or is paused, a step redone.
     var message: String?
     var submittedAt: Double
     var startedAt: Double?
@@ -93,7 +68,7 @@ struct JobRecord: Codable, Sendable, Equatable {
     var sequence: Int = 0
 
     enum CodingKeys: String, CodingKey {
-        case id, state, spec, output, steps, phase, message, placement, sequence
+        case version, id, state, spec, output, steps, phase, message, placement, sequence
         case stepsDone = "steps_done"
         case submittedAt = "submitted_at"
         case startedAt = "started_at"
@@ -104,7 +79,22 @@ struct JobRecord: Codable, Sendable, Equatable {
     }
 
     /// The result file's name in the job folder.
-    var resultName: String { "result.\(output)" }
+    var resultName: String { "result.\(output.rawValue)" }
+
+    /// Reads a job.json: this version's, or version 1's (migrated), or an error that says why it cannot be used.
+    static func load(_ data: Data, id: String) throws -> JobRecord {
+        var record: JobRecord
+        do { record = try JSONDecoder().decode(JobRecord.self, from: data) } catch {
+            throw ClusterError("job.json of \(id) cannot be read: \(JobRequest.describe(error))")
+        }
+        let version = record.version ?? 1
+        guard version <= currentVersion else {
+            throw ClusterError("job.json of \(id) has format version \(version); this coordinator reads up to \(currentVersion)")
+        }
+        guard record.id == id else { throw ClusterError("job.json in folder \(id) is for job \(record.id)") }
+        record.version = currentVersion
+        return record
+    }
 }
 
 /// The jobs of a coordinator and their folders under state_dir.
@@ -127,11 +117,19 @@ actor JobBook {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: jobs)) ?? []).sorted()
         for name in names {
             let path = (jobs as NSString).appendingPathComponent("\(name)/job.json")
-            guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20,
-                  var record = try? JSONDecoder().decode(JobRecord.self, from: data), record.id == name else { continue }
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            var record: JobRecord
+            do {
+                guard data.count <= 1 << 20 else { throw ClusterError("job.json of \(name) is \(data.count) bytes, above 1 MiB") }
+                record = try JobRecord.load(data, id: name)
+            } catch {
+                Log("coordinator")("\(error); the job is left as it is on disk and not listed")
+                continue
+            }
             if !record.state.isTerminal {
                 record.state = .queued
-                record.phase = "queued (resumed after a coordinator restart)"
+                record.phase = .queued
+                record.message = "resumed after a coordinator restart"
             }
             records[name] = record
             order.append(name)
@@ -142,7 +140,7 @@ actor JobBook {
     nonisolated func folder(of id: String) -> String { (stateDirectory as NSString).appendingPathComponent("jobs/\(id)") }
 
     /// Adds a new queued job and writes its folder.
-    func add(spec: VideoJobSpec, output: String) throws -> JobRecord {
+    func add(spec: VideoJobSpec, output: VideoOutputKind) throws -> JobRecord {
         let id = String(format: "job-%06d", nextNumber)
         nextNumber += 1
         guard mkdir(folder(of: id), 0o755) == 0 || errno == EEXIST else {
@@ -171,7 +169,7 @@ actor JobBook {
         record.sequence += 1
         records[id] = record
         do { try persist(record) } catch {
-            FileHandle.standardError.write(Data("coordinator: cannot write job.json of \(id): \(error)\n".utf8))
+            Log("coordinator")("cannot write job.json of \(id): \(error)")
         }
         return record
     }
@@ -192,7 +190,7 @@ actor JobBook {
         guard let record = records[id] else { return nil }
         if record.state.isTerminal { return record }
         if record.state == .queued {
-            return update(id) { $0.state = .cancelled; $0.phase = "cancelled"; $0.finishedAt = Date().timeIntervalSince1970 }
+            return update(id) { $0.state = .cancelled; $0.phase = .cancelled; $0.finishedAt = Date().timeIntervalSince1970 }
         }
         cancelRequests.insert(id)
         return record

@@ -3,6 +3,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Where the job's stages are: one list of worker names per pipeline, stage by stage.
 struct Placement: Sendable {
@@ -48,7 +49,7 @@ final class JobRunner {
         events = pool.events.makeAsyncIterator()
     }
 
-    func log(_ message: String) { FileHandle.standardError.write(Data("coordinator: \(message)\n".utf8)) }
+    let log = Log("coordinator")
 
     /// Waits for the next pool event (a wake arrives at least every second).
     func nextEvent() async -> PoolEvent {
@@ -61,7 +62,7 @@ final class JobRunner {
         let id = record.id
         let folder = book.folder(of: id)
         watchdog = UnitWatchdog()
-        await book.update(id) { $0.state = .running; $0.phase = "encoding text"; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
+        await book.update(id) { $0.state = .running; $0.phase = .encodingText; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
         log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
         do {
             let spec = record.spec
@@ -77,7 +78,7 @@ final class JobRunner {
             }
             // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
             // checkpoint holds only the loop's latent and scheduler state).
-            if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = "encoding media" } }
+            if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = .encodingMedia } }
             let prepared = try await onThread { try model.prepareConditioning(for: spec) }
             var loop = try resumeOrStart(id: id, spec: spec, folder: folder, prepared: prepared)
             let context = JobContext(
@@ -125,12 +126,12 @@ final class JobRunner {
                 try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(loop, job: id, folder: folder) }
                 let seconds = Date().timeIntervalSince(stepStarted)
                 log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
-                await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = "denoising" }
+                await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = .denoising }
             }
             try await checkCancelled(id)
-            await book.update(id) { $0.phase = "decoding" }
-            let kind = VideoOutputKind(rawValue: record.output) ?? .y4m
-            let partial = (folder as NSString).appendingPathComponent("result.partial.\(record.output)")
+            await book.update(id) { $0.phase = .decoding }
+            let kind = record.output
+            let partial = (folder as NSString).appendingPathComponent("result.partial.\(kind.rawValue)")
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
             let passthrough = prepared.passthrough
@@ -151,18 +152,18 @@ final class JobRunner {
             let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
             try await whileStorageFails(id, "finished job.json") {
                 try await book.updateDurably(id) {
-                    $0.state = .finished; $0.phase = "finished"; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+                    $0.state = .finished; $0.phase = .finished; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
                 }
             }
             log("\(id): finished, \(size) bytes in \(final)")
             await pool.release(id, reason: "finished")
         } catch is JobCancelled {
-            await book.update(id) { $0.state = .cancelled; $0.phase = "cancelled"; $0.finishedAt = Date().timeIntervalSince1970 }
+            await book.update(id) { $0.state = .cancelled; $0.phase = .cancelled; $0.finishedAt = Date().timeIntervalSince1970 }
             log("\(id): cancelled")
             await pool.release(id, reason: "cancelled")
         } catch {
             await book.update(id) {
-                $0.state = .failed; $0.phase = "failed"; $0.message = "\(error)"; $0.finishedAt = Date().timeIntervalSince1970
+                $0.state = .failed; $0.phase = .failed; $0.message = "\(error)"; $0.finishedAt = Date().timeIntervalSince1970
             }
             log("\(id): failed: \(error)")
             await pool.release(id, reason: "failed")
@@ -215,7 +216,7 @@ final class JobRunner {
                 let previous = await book.record(id)
                 if previous?.state != .waiting || previous?.message != message {
                     log("\(id): waiting: \(message)")
-                    await book.update(id) { $0.state = .waiting; $0.phase = "waiting for workers"; $0.message = message }
+                    await book.update(id) { $0.state = .waiting; $0.phase = .waitingForWorkers; $0.message = message }
                 }
                 _ = await nextEvent()
                 excluded = [:]
@@ -267,7 +268,7 @@ final class JobRunner {
                 try await Task.sleep(nanoseconds: 200_000_000)
                 continue
             }
-            await book.update(id) { $0.state = .running; $0.phase = "denoising"; $0.placement = described; if $0.message?.hasPrefix("insufficient") == true { $0.message = nil } }
+            await book.update(id) { $0.state = .running; $0.placement = described; if $0.phase == .waitingForWorkers { $0.message = nil }; $0.phase = .denoising }
             log("\(id): placement \(epoch): " + described.map { $0.joined(separator: " -> ") }.joined(separator: " | "))
             return Placement(epoch: epoch, pipelines: pipelines, generations: generations, stageEpochs: stageEpochs, plan: plan)
         }
@@ -326,9 +327,9 @@ final class JobRunner {
                 let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: result.tensors, in: "forwardResult")
                 results[unit] = try await onThread { try model.exit(state, blocksOutput: hidden) }
                 try await perform(actions)
-            case .failure(let worker, let generation, let reason):
+            case .failure(let worker, let generation, let reason, let reported):
                 guard placement.generations[worker] == generation else { continue }
-                if let reported = Self.planEpoch(in: reason), reported < placement.stageEpochs[worker, default: 0] { continue }
+                if let reported, reported < placement.stageEpochs[worker, default: 0] { continue }
                 throw StepFailure(worker: worker, reason: reason)
             case .joined, .wake:
                 continue
@@ -355,19 +356,6 @@ final class JobRunner {
             }
         }
         return actions
-    }
-
-    /// The plan number a worker's failure report starts with (`[plan N] ...`).
-    static func planEpoch(in reason: String) -> Int? {
-        guard reason.hasPrefix("[plan "), let close = reason.firstIndex(of: "]") else { return nil }
-        return Int(reason[reason.index(reason.startIndex, offsetBy: 6)..<close])
-    }
-}
-
-/// Runs blocking work on a thread of its own and returns its result (keeps the cooperative pool free).
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

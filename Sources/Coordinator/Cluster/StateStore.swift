@@ -254,7 +254,7 @@ extension JobRunner {
     @discardableResult
     func whileStorageFails<T>(_ id: String, _ what: String, _ write: () async throws -> T) async throws -> T {
         var pausedAt: Date?
-        var before: (state: JobState, phase: String, message: String?)?
+        var before: (state: JobState, phase: JobPhase, message: String?)?
         var lastProblem = ""
         while true {
             do {
@@ -283,7 +283,7 @@ extension JobRunner {
                     let message =
                         "paused: state_dir not writable: \(problem); retrying every \(StateStore.retrySeconds) s"
                     log("\(id): \(message) (writing the \(what))")
-                    await book.update(id) { $0.state = .paused; $0.phase = "paused"; $0.message = message }
+                    await book.update(id) { $0.state = .paused; $0.phase = .paused; $0.message = message }
                 }
                 if await book.isCancelRequested(id) { throw JobCancelled() }
                 try await Task.sleep(nanoseconds: UInt64(StateStore.retrySeconds * 1e9))

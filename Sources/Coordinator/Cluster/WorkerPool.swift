@@ -2,13 +2,15 @@
 // currently hosts, and one stream of events (results, failures, arrivals) for the job runner.
 import Foundation
 import Wire
+import Cluster
 
 /// Something a worker did that the job runner must hear about.
 enum PoolEvent: Sendable {
     /// The last stage of a pipeline returned a micro-batch.
     case result(worker: String, generation: Int, ForwardResult)
-    /// A worker's connection ended, or it reported a micro-batch it could not run or pass on.
-    case failure(worker: String, generation: Int, reason: String)
+    /// A worker's connection ended, or it reported a micro-batch it could not run or pass on; `planEpoch` is the
+    /// plan a stage failure was reported under (nil when the failure is not a stage's report).
+    case failure(worker: String, generation: Int, reason: String, planEpoch: Int?)
     /// A worker (re)connected.
     case joined(worker: String)
     /// Nothing happened, look again (cancellation, timers).
@@ -55,7 +57,7 @@ actor WorkerPool {
 
     nonisolated func post(_ event: PoolEvent) { sink.yield(event) }
 
-    func log(_ message: String) { FileHandle.standardError.write(Data("coordinator: \(message)\n".utf8)) }
+    let log = Log("coordinator")
 
     /// Tries to connect every configured worker that has no connection.
     func connectMissing() async {
@@ -100,8 +102,11 @@ actor WorkerPool {
             case .forwardResult(let result):
                 post(.result(worker: worker, generation: generation, result))
                 if incoming.requestID != 0 { try? await connection.reply(to: incoming, with: .ok) }
+            case .stageFailed(let failure):
+                post(.failure(worker: worker, generation: generation, reason: failure.description,
+                              planEpoch: Int(failure.planEpoch)))
             case .error(let report):
-                post(.failure(worker: worker, generation: generation, reason: report.message))
+                post(.failure(worker: worker, generation: generation, reason: report.message, planEpoch: nil))
             default:
                 if incoming.requestID != 0 {
                     try? await connection.reply(to: incoming, with: .error(ErrorReport(
@@ -119,7 +124,7 @@ actor WorkerPool {
         links[worker] = nil
         link.connection.abort(reason: reason)
         log("worker \(worker) lost: \(reason)")
-        post(.failure(worker: worker, generation: generation, reason: reason))
+        post(.failure(worker: worker, generation: generation, reason: reason, planEpoch: nil))
     }
 
     /// Connected workers, in cluster.yaml order.

@@ -1,13 +1,13 @@
 // What a worker reports about itself when the coordinator connects: its measured speed and its own memory budget.
 import Foundation
 import Wire
-
+import Cluster
 
 /// What a worker tells the coordinator about itself in `stats` when it connects.
 struct WorkerReport: Sendable, Equatable {
-    /// Its start-up calibration (`calibration_gflops`), nil when absent or implausible.
+    /// Its start-up calibration, nil when absent or implausible.
     var gigaflops: Double?
-    /// Its own `--memory` (`budget_bytes`), nil when absent or implausible.
+    /// Its own `--memory`, nil when absent or implausible.
     var budgetBytes: Int?
 
     /// Asks a connected worker; empty when it does not answer within 10 s.
@@ -18,12 +18,11 @@ struct WorkerReport: Sendable, Equatable {
         return WorkerReport(stats)
     }
 
-    /// Reads the two entries, checking each value.
+    /// Reads the two fields the planner uses, checking each value.
     init(_ stats: Stats) {
-        let speed = stats.entries.first { $0.name == "calibration_gflops" }?.value
-        gigaflops = speed.flatMap { SpeedCalibration.isPlausible($0) ? $0 : nil }
-        let budget = stats.entries.first { $0.name == "budget_bytes" }?.value
-        budgetBytes = budget.flatMap { $0.isFinite && $0 >= 1 && $0 < 9e18 ? Int($0) : nil }
+        let statistics = WorkerStatistics(stats)
+        gigaflops = statistics.calibrationGigaflops.flatMap { SpeedCalibration.isPlausible($0) ? $0 : nil }
+        budgetBytes = statistics.budgetBytes
     }
 
     init(gigaflops: Double? = nil, budgetBytes: Int? = nil) {

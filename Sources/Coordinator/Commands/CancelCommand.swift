@@ -1,6 +1,7 @@
 // `coordinator cancel`: stops a queued or running cluster job.
 import Foundation
 import Wire
+import Cluster
 
 /// Cancels a job.
 enum CancelCommand: Command {

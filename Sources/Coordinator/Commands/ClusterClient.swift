@@ -4,6 +4,7 @@ import Foundation
 import Model
 import Synchronization
 import Wire
+import Cluster
 
 /// Helpers of the cluster commands.
 enum ClusterClient {
@@ -18,7 +19,7 @@ enum ClusterClient {
 
     /// The coordinator's own copy of the model: cluster.yaml's `model`, resolved against the file's folder.
     static func modelPath(_ config: ClusterConfig, configPath: String) -> String {
-        ClusterConfig.resolve(config.model, against: URL(fileURLWithPath: configPath).deletingLastPathComponent())
+        ClusterConfig.resolve(config.modelPath ?? config.model, against: URL(fileURLWithPath: configPath).deletingLastPathComponent())
     }
 
     /// Runs async work from a synchronous command and returns its result.
@@ -48,15 +49,15 @@ enum ClusterClient {
     static func follow(_ connection: WireConnection, job: String, quiet: Bool) async throws -> JobRecord {
         var bar: ProgressBar?
         var last: JobRecord?
-        var lastPhase = ""
+        var lastPhase: JobPhase?
         for try await message in connection.requestStream(.watch(JobID(job))) {
             guard case .progress(let event) = message else { continue }
             let record = try JSONDecoder().decode(JobRecord.self, from: Data(event.eventJSON))
             last = record
             if !quiet {
-                if record.phase != lastPhase, bar == nil || record.phase != "denoising" {
-                    if record.phase == "denoising" { bar = ProgressBar(label: "denoise", total: record.steps) }
-                    else if record.phase != "finished" { printError("\(job): \(record.phase)\(record.message.map { ": \($0)" } ?? "")") }
+                if record.phase != lastPhase, bar == nil || record.phase != .denoising {
+                    if record.phase == .denoising { bar = ProgressBar(label: "denoise", total: record.steps) }
+                    else if record.phase != .finished { printError("\(job): \(record.phase.rawValue)\(record.message.map { ": \($0)" } ?? "")") }
                 }
                 lastPhase = record.phase
                 bar?.update(record.stepsDone, detail: "step \(record.stepsDone)/\(record.steps)")
@@ -65,6 +66,21 @@ enum ClusterClient {
         bar?.finish()
         guard let last else { throw ClusterError("the coordinator ended the watch of \(job) without an event") }
         return last
+    }
+
+    /// Refuses an `--out` whose extension is not the job's format, before waiting: the result's bytes are written
+    /// as they are, so a `.safetensors` name on a Y4M result would be a lie.
+    static func checkOutput(_ connection: WireConnection, job: String, out: String) async throws {
+        let wanted: VideoOutputKind
+        do { wanted = try VideoOutputKind(path: out) } catch { throw CommandLineError("option '--out': \(error)") }
+        let reply = try await connection.request(.jobStatusRequest(JobID(job)))
+        guard case .jobStatus(let document) = reply else { throw ClusterError("no job \(job): \(reply)") }
+        let record = try JSONDecoder().decode(JobRecord.self, from: Data(document.json))
+        guard record.output == wanted else {
+            throw CommandLineError(
+                "option '--out': \(out) asks for \(wanted.rawValue), but \(job) makes a \(record.output.rawValue) file "
+                    + "(its submit --format); give --out NAME.\(record.output.rawValue)")
+        }
     }
 
     /// Downloads a finished job's result into `path` (written to a temporary file, then renamed).
@@ -91,6 +107,7 @@ enum ClusterClient {
 
     /// Waits for a job, fetches its result into `out`, and prints a summary; non-zero when the job did not finish.
     static func waitAndFetch(_ connection: WireConnection, job: String, out: String, quiet: Bool) async throws -> Int32 {
+        try await checkOutput(connection, job: job, out: out)
         let record = try await follow(connection, job: job, quiet: quiet)
         guard record.state == .finished else {
             printError("\(job): \(record.state.rawValue)\(record.message.map { ": \($0)" } ?? "")")

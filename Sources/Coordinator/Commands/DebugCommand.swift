@@ -1,5 +1,6 @@
 // `coordinator debug <sub>`: the table of debugging subcommands that run one model component on tensors in files.
 import Foundation
+import Cluster
 
 /// The `debug` command group: each subcommand runs one component on a safetensors input, for parity checks.
 enum DebugCommand: Command {

@@ -1,6 +1,7 @@
 // `coordinator debug text-encode`: transformers UMT5EncoderModel on token ids from a safetensors file.
 import Foundation
 import Model
+import Cluster
 
 /// Runs the umT5 text encoder (`UMT5EncoderModel(input_ids, attention_mask).last_hidden_state`) on ids from a file.
 ///

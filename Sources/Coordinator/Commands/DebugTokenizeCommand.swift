@@ -1,5 +1,6 @@
 // `coordinator debug tokenize`: the ids and attention mask the tokenizer gives a text, as JSON.
 import Model
+import Cluster
 
 /// Prints `{"input_ids": [...], "attention_mask": [...]}` for a text, padded and truncated as the Wan pipeline
 /// calls its tokenizer.

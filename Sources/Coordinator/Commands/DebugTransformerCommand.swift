@@ -1,6 +1,7 @@
 // `coordinator debug transformer`: one forward pass of the Wan transformer on tensors from a safetensors file.
 import Foundation
 import Model
+import Cluster
 
 /// Runs diffusers WanTransformer3DModel's forward on `hidden_states`, `timestep`, `encoder_hidden_states` read from
 /// a safetensors file and writes `sample`.

@@ -1,6 +1,7 @@
 // `coordinator debug vae-decode`: AutoencoderKLWan.decode on a raw latent from a safetensors file.
 import Foundation
 import Model
+import Cluster
 
 /// Runs the Wan VAE decoder (diffusers `AutoencoderKLWan.decode(latents).sample`) on `latents` read from a file.
 enum DebugVAEDecodeCommand: Command {

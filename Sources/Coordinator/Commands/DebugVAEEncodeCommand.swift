@@ -1,6 +1,7 @@
 // `coordinator debug vae-encode`: AutoencoderKLWan.encode(...).latent_dist.mean on a video from a safetensors file.
 import Foundation
 import Model
+import Cluster
 
 /// Runs the Wan VAE encoder on `sample` [B, 3, F, H, W] read from a file and writes the posterior mean.
 enum DebugVAEEncodeCommand: Command {

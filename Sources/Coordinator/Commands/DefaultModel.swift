@@ -2,6 +2,7 @@
 // model made on first use when the demo model is not there.
 import Foundation
 import Model
+import Cluster
 
 /// Locates (or makes) the built-in model.
 enum DefaultModel {

@@ -1,6 +1,7 @@
 // `coordinator generate`: one process does the whole job, prompt to video file.
 import Foundation
 import Model
+import Cluster
 
 /// Generates a video from a prompt in this process.
 enum GenerateCommand: Command {
@@ -55,7 +56,7 @@ enum GenerateCommand: Command {
         if let threads = try options.int("--threads", in: 1...1024) { Compute.setThreadCount(threads) }
         let modelPath = try options.string("--model") ?? DefaultModel.locate(log: { printError("generate: \($0)") })
         let folder = try ModelFolder(path: modelPath)
-        var spec = try JobOptions.spec(from: options, defaults: try folder.generationDefaults())
+        var spec = try JobOptions.request(from: options).resolve(defaults: try folder.generationDefaults())
         if options.flag("--expand-prompt") {
             let expander = PromptExpander(configuration: .fromEnvironment())
             spec.prompt = try expander.expand(spec.prompt)
@@ -113,10 +114,8 @@ enum GenerateCommand: Command {
         let predicted = try predict(spec)
         let budget: Int?
         let source: String
-        if let text = options.string("--memory") {
-            do { budget = try parseByteSize(text, line: 0) } catch {
-                throw CommandLineError("option '--memory' expects a size such as 16GiB or 512MiB, got '\(text)'")
-            }
+        if let bytes = try options.byteSize("--memory") {
+            budget = bytes
             source = "--memory"
         } else {
             budget = GenerationMemory.availableBytes()

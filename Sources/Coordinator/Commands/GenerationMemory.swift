@@ -2,6 +2,7 @@
 // (naming the largest size that fits) instead of failing after minutes of work.
 import Foundation
 import Model
+import Cluster
 
 /// The predicted peak resident memory of a single-process job, by part.
 ///
@@ -21,7 +22,7 @@ struct GenerationMemory: Equatable {
     var vaeBytes: Int
 
     /// The fixed cost of the process.
-    static let processBytes = 64 << 20
+    static let processBytes = ClusterConstants.processOverheadBytes
 
     /// The predicted peak.
     var totalBytes: Int { Self.processBytes + weightBytes + latentBytes + max(transformerBytes, vaeBytes) }

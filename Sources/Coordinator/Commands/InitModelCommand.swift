@@ -1,6 +1,7 @@
 // `coordinator init-model`: writes a diffusers-layout model folder with seeded random weights from a preset.
 import Foundation
 import Model
+import Cluster
 
 /// Writes a model folder (`model_index.json`, `transformer/`, `scheduler/`, ...) for a named preset.
 enum InitModelCommand: Command {

@@ -1,6 +1,7 @@
 // `coordinator init-token`: creates a cluster token file (32 random bytes as hex, mode 0600).
 import Foundation
 import Wire
+import Cluster
 
 /// Writes a fresh cluster token.
 enum InitTokenCommand: Command {

@@ -2,12 +2,13 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Prints the placement the coordinator would choose for a job over every worker of cluster.yaml.
 enum PlanCommand: Command {
     static let name = "plan"
     static let summary = "show per worker the layers, predicted peak memory and step-time share of a job"
-    static let specs: [OptionSpec] = GenerateCommand.specs.filter { JobRequest.optionNames.contains($0.name) && $0.name != "--prompt" }
+    static let specs: [OptionSpec] = GenerateCommand.specs.filter { SubmitCommand.jobOptionNames.contains($0.name) }
         + [ClusterClient.configSpec, .value("--model", "DIR", "the model (default: cluster.yaml's model beside the file)"),
            .flag("--measure", "ask each worker for its measured speed, as serve does (default: speeds from threads)"),
            .flag("--json", "print the plan as one JSON object")]
@@ -24,18 +25,16 @@ enum PlanCommand: Command {
                 specs: specs))
             return 0
         }
-        let options = try CommandLineOptions(arguments + ["--prompt=plan"], specs: specs + [.value("--prompt", "TEXT", "")])
+        let options = try CommandLineOptions(JobOptions.normalize(arguments), specs: specs)
         let (config, path) = try ClusterClient.config(options)
         let modelPath = options.string("--model") ?? ClusterClient.modelPath(config, configPath: path)
         let model = try CoordinatorModel(path: modelPath)
-        var jobArguments = ["--prompt=plan"]
-        for name in JobRequest.optionNames where name != "--prompt" {
-            if let value = options.string(name) { jobArguments.append("\(name)=\(value)") }
-        }
-        if options.string("--window-frames") == nil { jobArguments.append("--window-frames=\(config.scheduler.windowFrames)") }
-        if options.string("--window-overlap") == nil { jobArguments.append("--window-overlap=\(config.scheduler.windowOverlap)") }
-        let jobOptions = try CommandLineOptions(jobArguments, specs: GenerateCommand.specs)
-        let spec = try JobOptions.spec(from: jobOptions, defaults: model.defaults)
+        // The same typed request `submit` sends (the prompt does not change the plan; it may be left out), with
+        // cluster.yaml's window defaults filled in as the coordinator does.
+        var request = try JobOptions.request(from: options, defaultPrompt: "plan")
+        request.windowFrames = request.windowFrames ?? config.scheduler.windowFrames
+        request.windowOverlap = request.windowOverlap ?? config.scheduler.windowOverlap
+        let spec = try request.resolve(defaults: model.defaults)
         try model.check(spec)
         let planning = try model.planningModel(for: spec)
         let reports = options.flag("--measure") ? try measureWorkers(config) : [:]

@@ -2,6 +2,7 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Runs the coordinator of a cluster.yaml until stopped.
 enum ServeCommand: Command {

@@ -1,6 +1,7 @@
 // `coordinator status`: the state of one cluster job or of all of them.
 import Foundation
 import Wire
+import Cluster
 
 /// Prints job states.
 enum StatusCommand: Command {
@@ -32,7 +33,7 @@ enum StatusCommand: Command {
                 : [try JSONDecoder().decode(JobRecord.self, from: Data(document.json))]
             if records.isEmpty { print("no jobs") }
             for record in records {
-                var line = "\(record.id)  \(record.state.rawValue)  step \(record.stepsDone)/\(record.steps)  \(record.phase)"
+                var line = "\(record.id)  \(record.state.rawValue)  step \(record.stepsDone)/\(record.steps)  \(record.phase.rawValue)"
                 if !record.placement.isEmpty { line += "  on " + record.placement.map { $0.joined(separator: "->") }.joined(separator: " | ") }
                 if record.stepsRedone > 0 { line += String(format: "  redone %d (%.2f s lost)", record.stepsRedone, record.secondsLost) }
                 if let message = record.message { line += "  (\(message))" }

@@ -2,12 +2,16 @@
 import Foundation
 import Model
 import Wire
+import Cluster
 
 /// Submits a job.
 enum SubmitCommand: Command {
     static let name = "submit"
     static let summary = "send a job to the cluster (prints its id; --wait --out FILE waits and downloads it)"
-    static let specs: [OptionSpec] = GenerateCommand.specs.filter { JobRequest.optionNames.contains($0.name) } + [
+    /// `generate`'s options that describe the job (not --model, --threads, --latents, --out, --quiet, --memory).
+    static let jobOptionNames: Set<String> = Set(GenerateCommand.specs.map(\.name))
+        .subtracting(["--model", "--threads", "--latents", "--out", "--quiet", "--memory"])
+    static let specs: [OptionSpec] = GenerateCommand.specs.filter { jobOptionNames.contains($0.name) } + [
         ClusterClient.configSpec,
         .value("--out", "FILE", "with --wait: where to write the result (.y4m, .mp4, .png, .safetensors)"),
         .value("--format", "y4m|mp4|png|safetensors", "result format without --out (default y4m)"),
@@ -27,45 +31,46 @@ enum SubmitCommand: Command {
         }
         let options = try CommandLineOptions(JobOptions.normalize(arguments), specs: specs)
         let (config, _) = try ClusterClient.config(options)
-        var jobOptions: [String: String] = [:]
-        for name in JobRequest.optionNames { if let value = options.string(name) { jobOptions[name] = value } }
-        for name in JobRequest.flagNames where options.flag(name) { jobOptions[name] = "" }
-        // Media travels with the job: PNG and Y4M as they are, anything else as the Y4M our ffmpeg decodes it to.
+        var request = try JobOptions.request(from: options)
+        // Media travels with the job: PNG and Y4M as they are, anything else as the Y4M our ffmpeg decodes it to;
+        // the request names the attachments.
         var attachments: [Attachment] = []
-        for option in JobOptions.mediaOptions {
-            let paths = options.strings(option)
-            guard !paths.isEmpty else { continue }
-            var names: [String] = []
-            for path in paths {
+        if var task = request.task {
+            task.media = try task.media.map { path in
                 let (bytes, ext) = try MediaLoader.portableBytes(path: path)
                 let name = "media-\(attachments.count).\(ext)"
                 attachments.append(Attachment(name: name, bytes: ArraySlice(bytes)))
-                names.append(name)
+                return name
             }
-            jobOptions[option] = names.joined(separator: "\n")
+            request.task = task
         }
         let media = attachments
         let attachmentBytes = attachments.reduce(0) { $0 + $1.bytes.count }
         guard attachmentBytes <= JobMedia.maxTotalBytes else {
             throw CommandLineError("the media holds \(attachmentBytes) bytes; a cluster job takes at most \(JobMedia.maxTotalBytes)")
         }
-        guard jobOptions["--prompt"] != nil else { throw CommandLineError("missing required option '--prompt'") }
         let wait = options.flag("--wait")
         let out = options.string("--out")
         if wait && out == nil { throw CommandLineError("--wait needs --out FILE") }
-        var format = options.string("--format") ?? "y4m"
-        if let out { format = (out as NSString).pathExtension.lowercased() }
-        let request = JobRequest(options: jobOptions, output: format)
-        _ = try JobRequest.decode(ArraySlice(try JSONEncoder().encode(request)))
+        if let out {
+            request.output = try VideoOutputKind(path: out)
+        } else if let format = options.string("--format") {
+            guard let kind = VideoOutputKind(rawValue: format) else {
+                throw CommandLineError("option '--format' must be y4m, mp4, png or safetensors, got '\(format)'")
+            }
+            request.output = kind
+        }
+        let specJSON = try request.encoded()
+        let expandPrompt = request.expandPrompt
         let quiet = options.flag("--quiet")
         return try ClusterClient.runAsync {
             let connection = try await ClusterClient.connect(config)
             defer { connection.abort(reason: "done") }
             let reply = try await connection.request(
-                .submit(Submit(specJSON: ArraySlice(try JSONEncoder().encode(request)), attachments: media)),
+                .submit(Submit(specJSON: ArraySlice(specJSON), attachments: media)),
                 timeoutSeconds: 600)
             guard case .submitted(let job) = reply else { throw ClusterError("unexpected answer to submit: \(reply.kind)") }
-            if request.options["--expand-prompt"] != nil {
+            if expandPrompt {
                 // The coordinator expanded the prompt and stored it as the job's prompt: show it.
                 let status = try await connection.request(.jobStatusRequest(JobID(job.jobID)))
                 if case .jobStatus(let document) = status,

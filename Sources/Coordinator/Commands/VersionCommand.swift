@@ -1,6 +1,7 @@
 // `coordinator version`: prints the engine and protocol versions.
 import Model
 import Wire
+import Cluster
 
 /// Prints the version of the engine and of the wire module.
 enum VersionCommand: Command {

@@ -1,6 +1,7 @@
 // `coordinator wait`: follows a job until it ends and downloads its result.
 import Foundation
 import Wire
+import Cluster
 
 /// Waits for a job and writes its result.
 enum WaitCommand: Command {

@@ -84,6 +84,9 @@ struct ClusterConfig: Equatable, Sendable {
     /// The model folder, relative to each worker's --model-root (and resolved against the config's folder for
     /// the coordinator's own use).
     var model: String
+    /// Where the coordinator itself finds the model folder (`model_path`, resolved against the config's folder),
+    /// when it is not `model` under the config's folder; the workers' model root may be elsewhere.
+    var modelPath: String? = nil
     /// The workers.
     var workers: [WorkerEntry]
     /// Step-scheduler settings.
@@ -131,6 +134,12 @@ struct ClusterConfig: Equatable, Sendable {
         try coordinatorReader.finish()
         let tokenFile = try reader.string("token_file")
         let model = try reader.string("model")
+        let modelPath = try reader.take("model_path").map { value in
+            guard case .scalar(let text, _) = value, !text.isEmpty else {
+                throw ClusterConfigError(description: "line \(reader.line(of: "model_path")): 'model_path' must be a path")
+            }
+            return text
+        }
         guard case .list(let items, let listLine) = try reader.required("workers") else {
             throw ClusterConfigError(description: "line \(reader.line(of: "workers")): 'workers' must be a list")
         }
@@ -173,8 +182,8 @@ struct ClusterConfig: Equatable, Sendable {
         let promptExpansion = try reader.take("prompt_expansion").map(parsePromptExpansion)
         try reader.finish()
         return ClusterConfig(
-            listen: listen, stateDirectory: stateDirectory, tokenFile: tokenFile, model: model, workers: workers,
-            scheduler: scheduler, promptExpansion: promptExpansion)
+            listen: listen, stateDirectory: stateDirectory, tokenFile: tokenFile, model: model, modelPath: modelPath,
+            workers: workers, scheduler: scheduler, promptExpansion: promptExpansion)
     }
 }
 

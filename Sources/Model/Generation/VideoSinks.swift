@@ -121,7 +121,7 @@ public final class SafeTensorsVideoSink: VideoSink {
 }
 
 /// Output file kinds, by extension.
-public enum VideoOutputKind: String, Sendable, CaseIterable {
+public enum VideoOutputKind: String, Codable, Sendable, CaseIterable {
     case y4m, mp4, png, safetensors
 
     /// The kind of `path`, or an error naming the extensions that are understood.

@@ -26,6 +26,19 @@ public enum MediaLoader {
         }
     }
 
+    /// The frames of a PNG or Y4M file held in memory (a cluster job's attachment), named `name` in errors; the
+    /// name's extension says which.
+    public static func load(bytes: [UInt8], name: String) throws -> [RGBFrame] {
+        guard bytes.count <= maxFileBytes else {
+            throw MediaError("\(name) is \(bytes.count) bytes; media files are limited to \(maxFileBytes) bytes")
+        }
+        switch (name as NSString).pathExtension.lowercased() {
+        case "png": return [try PNGReader.decode(bytes)]
+        case "y4m": return try frames(ofY4M: bytes, name: name)
+        default: throw MediaError("\(name): only PNG and Y4M media are read from memory")
+        }
+    }
+
     /// The bytes a cluster client sends for `path`: the file itself for PNG and Y4M, else ffmpeg's Y4M decoding
     /// of it, so the coordinator reads exactly the frames `generate` would. Returns the bytes and their extension.
     public static func portableBytes(path: String) throws -> (bytes: [UInt8], fileExtension: String) {

@@ -1,6 +1,4 @@
-// The stage protocol's tensor names and conversions, shared by the coordinator and the workers: this one file
-// is compiled into both executables (Sources/Worker/StageTensors.swift is a symbolic link to it), since the
-// module layout has no library where Model and Wire meet.
+// The stage protocol's tensor names and conversions, shared by the coordinator and the workers.
 import Foundation
 import Model
 import Wire
@@ -14,19 +12,24 @@ import Wire
 /// when every frame of the window is pinned). A
 /// `forwardResult` carries `hidden_states` after the last block. A `jobContext` carries the projected text of
 /// each guidance branch as `text.0` (conditional) and `text.1` (unconditional), [1, L, dim].
-enum StageTensors {
-    static let hiddenStates = "hidden_states"
-    static let timestepProjection = "timestep_projection"
-    static let timeEmbedding = "time_embedding"
-    static let grid = "grid"
-    static let tokenTimestepRows = "token_timestep_rows"
+public enum StageTensors {
+    /// A micro-batch's activations, [1, N, dim].
+    public static let hiddenStates = "hidden_states"
+    /// The timestep projection rows, [R, 6 dim].
+    public static let timestepProjection = "timestep_projection"
+    /// The time embedding rows, [R, dim].
+    public static let timeEmbedding = "time_embedding"
+    /// The patch grid, [4].
+    public static let grid = "grid"
+    /// Each token's timestep row, [N].
+    public static let tokenTimestepRows = "token_timestep_rows"
     /// The most distinct timesteps one micro-batch may carry.
-    static let maxTimestepRows = 64
+    public static let maxTimestepRows = 64
     /// The name of a branch's projected text in a job context.
-    static func text(branch: Int) -> String { "text.\(branch)" }
+    public static func text(branch: Int) -> String { "text.\(branch)" }
 
     /// A tensor packed for the wire, narrowed to `dtype` when it is not float32.
-    static func pack(_ name: String, _ tensor: Tensor, as dtype: WireDType = .float32) throws -> NamedTensor {
+    public static func pack(_ name: String, _ tensor: Tensor, as dtype: WireDType = .float32) throws -> NamedTensor {
         let wire = try tensor.withUnsafeBufferPointer { buffer in
             try WireTensor(float32: buffer, shape: tensor.shape, as: dtype)
         }
@@ -34,7 +37,7 @@ enum StageTensors {
     }
 
     /// The tensor called `name` in `tensors`, widened to float32, or an error naming what is missing.
-    static func unpack(_ name: String, from tensors: [NamedTensor], in what: String) throws -> Tensor {
+    public static func unpack(_ name: String, from tensors: [NamedTensor], in what: String) throws -> Tensor {
         let matches = tensors.filter { $0.name == name }
         guard matches.count == 1, let wire = matches.first?.tensor else {
             throw StageProtocolError(
@@ -45,7 +48,7 @@ enum StageTensors {
     }
 
     /// The patch grid carried by `grid`, checked: four positive integers, batch 1, at most `maxTokens` tokens.
-    static func grid(from tensor: Tensor, maxTokens: Int) throws -> WanPatchGrid {
+    public static func grid(from tensor: Tensor, maxTokens: Int) throws -> WanPatchGrid {
         guard tensor.shape == [4] else { throw StageProtocolError("grid has shape \(tensor.shape), expected [4]") }
         var values: [Int] = []
         for value in tensor.scalars {
@@ -63,7 +66,7 @@ enum StageTensors {
     }
 
     /// The optional per-token rows of a `forward`, checked: `tokens` integers in 0..<`rowCount`, every row used.
-    static func tokenRows(from tensors: [NamedTensor], tokens: Int, rowCount: Int) throws -> [Int32]? {
+    public static func tokenRows(from tensors: [NamedTensor], tokens: Int, rowCount: Int) throws -> [Int32]? {
         guard tensors.contains(where: { $0.name == tokenTimestepRows }) else {
             guard rowCount == 1 else {
                 throw StageProtocolError("\(rowCount) timestep rows need a \(tokenTimestepRows) tensor")
@@ -92,12 +95,12 @@ enum StageTensors {
     }
 
     /// The per-token rows as the float32 tensor `token_timestep_rows`.
-    static func tokenRowsTensor(_ rows: [Int32]) -> Tensor {
+    public static func tokenRowsTensor(_ rows: [Int32]) -> Tensor {
         Tensor(shape: [rows.count], scalars: rows.map { Float($0) })
     }
 
     /// The tensors of a `forward` carrying `state` (hidden states narrowed to `dtype`).
-    static func forwardTensors(_ state: TransformerStageState, dtype: WireDType = .float32) throws -> [NamedTensor] {
+    public static func forwardTensors(_ state: TransformerStageState, dtype: WireDType = .float32) throws -> [NamedTensor] {
         var tensors = [
             try pack(hiddenStates, state.hiddenStates, as: dtype),
             try pack(timestepProjection, state.timestepProjection),
@@ -109,39 +112,14 @@ enum StageTensors {
     }
 
     /// The grid as the float32 tensor `grid`.
-    static func gridTensor(_ grid: WanPatchGrid) -> Tensor {
+    public static func gridTensor(_ grid: WanPatchGrid) -> Tensor {
         Tensor(shape: [4], scalars: [grid.batch, grid.frames, grid.height, grid.width].map { Float($0) })
     }
 
     /// SHA-256 of the config as sorted-key JSON: what both sides compare in `assignStage`.
-    static func configHash(_ config: WanTransformerConfig) throws -> [UInt8] {
+    public static func configHash(_ config: WanTransformerConfig) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return SHA256.hash(Array(try encoder.encode(config)))
     }
-}
-
-/// The settings in `assignStage.optionsJSON`.
-struct StageOptions: Codable, Equatable {
-    /// Micro-batches the coordinator keeps in flight per stage (the worker queues at most twice this).
-    var maxInflightPerStage: Int
-    /// The coordinator's plan number; logged, so a stage's messages can be matched to a plan.
-    var planEpoch: Int
-    /// The planner's bytes of one micro-batch's activations (reported back in stageReady).
-    var activationBytes: Int?
-    /// The planner's scratch bytes of one block on one micro-batch (reported back in stageReady).
-    var workspaceBytes: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case maxInflightPerStage = "max_inflight_per_stage"
-        case planEpoch = "plan_epoch"
-        case activationBytes = "activation_bytes"
-        case workspaceBytes = "workspace_bytes"
-    }
-}
-
-/// A stage message that breaks the stage protocol's rules.
-struct StageProtocolError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

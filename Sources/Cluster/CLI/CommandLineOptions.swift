@@ -1,45 +1,47 @@
 // Parses `--name value` / `--flag` command lines strictly: unknown options and bad values are errors that name them.
 import Foundation
+import Model
 
 /// An error in a command line, with a message meant for the user.
-struct CommandLineError: Error, CustomStringConvertible {
+public struct CommandLineError: Error, CustomStringConvertible, Sendable {
     /// What was wrong, naming the option and the value seen.
-    let description: String
-    init(_ description: String) { self.description = description }
+    public let description: String
+    /// An error with its message.
+    public init(_ description: String) { self.description = description }
 }
 
 /// One option a command accepts.
-struct OptionSpec: Sendable {
+public struct OptionSpec: Sendable {
     /// The option's name including dashes, e.g. `--steps`.
-    let name: String
+    public let name: String
     /// The value's placeholder in help text (`N`, `DIR`); `nil` for a flag without a value.
-    let valueName: String?
+    public let valueName: String?
     /// One line of help.
-    let help: String
+    public let help: String
     /// May the option appear several times (`--connect A --connect B`)?
-    let repeatable: Bool
+    public let repeatable: Bool
 
     /// An option that takes a value.
-    static func value(_ name: String, _ valueName: String, _ help: String, repeatable: Bool = false) -> OptionSpec {
+    public static func value(_ name: String, _ valueName: String, _ help: String, repeatable: Bool = false) -> OptionSpec {
         OptionSpec(name: name, valueName: valueName, help: help, repeatable: repeatable)
     }
 
     /// A flag that takes no value.
-    static func flag(_ name: String, _ help: String) -> OptionSpec {
+    public static func flag(_ name: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, valueName: nil, help: help, repeatable: false)
     }
 }
 
 /// A parsed command line: option values by name, flags, and positional arguments.
-struct CommandLineOptions {
+public struct CommandLineOptions {
     private var values: [String: [String]] = [:]
     private var flags: Set<String> = []
     /// Arguments that are not options, in order.
-    private(set) var positional: [String] = []
+    public private(set) var positional: [String] = []
 
     /// Parses `arguments` against `specs`. `--name=value` and `--name value` are both accepted;
     /// `--` ends option parsing.
-    init(_ arguments: [String], specs: [OptionSpec], maxPositional: Int = 0) throws(CommandLineError) {
+    public init(_ arguments: [String], specs: [OptionSpec], maxPositional: Int = 0) throws(CommandLineError) {
         let byName = Dictionary(specs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var index = 0
         var optionsEnded = false
@@ -89,22 +91,22 @@ struct CommandLineOptions {
     }
 
     /// Was the flag given?
-    func flag(_ name: String) -> Bool { flags.contains(name) }
+    public func flag(_ name: String) -> Bool { flags.contains(name) }
 
     /// The option's value, if given.
-    func string(_ name: String) -> String? { values[name]?.last }
+    public func string(_ name: String) -> String? { values[name]?.last }
 
     /// Every value of a repeatable option, in order.
-    func strings(_ name: String) -> [String] { values[name] ?? [] }
+    public func strings(_ name: String) -> [String] { values[name] ?? [] }
 
     /// The option's value, or an error naming the missing option.
-    func required(_ name: String) throws(CommandLineError) -> String {
+    public func required(_ name: String) throws(CommandLineError) -> String {
         guard let value = string(name) else { throw CommandLineError("missing required option '\(name)'") }
         return value
     }
 
     /// The option as an integer within `range`, if given.
-    func int(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(CommandLineError) -> Int? {
+    public func int(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws(CommandLineError) -> Int? {
         guard let text = string(name) else { return nil }
         guard let value = Int(text) else { throw CommandLineError("option '\(name)' expects an integer, got '\(text)'") }
         guard range.contains(value) else {
@@ -114,7 +116,7 @@ struct CommandLineOptions {
     }
 
     /// The option as an unsigned 64-bit integer (seeds), if given.
-    func uint64(_ name: String) throws(CommandLineError) -> UInt64? {
+    public func uint64(_ name: String) throws(CommandLineError) -> UInt64? {
         guard let text = string(name) else { return nil }
         guard let value = UInt64(text) else {
             throw CommandLineError("option '\(name)' expects a non-negative integer, got '\(text)'")
@@ -122,8 +124,17 @@ struct CommandLineOptions {
         return value
     }
 
+    /// The option as a byte count (`4GiB`, `512MiB`, `2G`, `1000000`: `ByteSize`), if given.
+    public func byteSize(_ name: String) throws(CommandLineError) -> Int? {
+        guard let text = string(name) else { return nil }
+        guard let bytes = ByteSize.parse(text) else {
+            throw CommandLineError("option '\(name)' expects a size such as 4GiB, 512MiB or 1000000, got '\(text)'")
+        }
+        return bytes
+    }
+
     /// The option as a finite floating-point number within `range`, if given.
-    func double(_ name: String, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+    public func double(_ name: String, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
         throws(CommandLineError) -> Double?
     {
         guard let text = string(name) else { return nil }
@@ -138,7 +149,7 @@ struct CommandLineOptions {
 }
 
 /// Formats a usage text: the synopsis, a description, and one line per option.
-func usageText(synopsis: String, description: String, specs: [OptionSpec]) -> String {
+public func usageText(synopsis: String, description: String, specs: [OptionSpec]) -> String {
     var lines = ["usage: \(synopsis)", "", description, ""]
     if !specs.isEmpty { lines.append("options:") }
     let labels = specs.map { spec in spec.valueName.map { "\(spec.name) \($0)" } ?? spec.name }

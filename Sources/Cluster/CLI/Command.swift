@@ -1,8 +1,8 @@
-// The shape every `coordinator` subcommand takes, and the table that dispatches to them.
+// The shape every subcommand of our executables takes, and the table that dispatches to them.
 import Foundation
 
-/// A `coordinator` subcommand.
-protocol Command {
+/// A subcommand (of `coordinator`, or any executable with subcommands).
+public protocol Command {
     /// The word that selects it (`generate`, `init-model`).
     static var name: String { get }
     /// One line for `coordinator --help`.
@@ -12,12 +12,12 @@ protocol Command {
 }
 
 /// Writes a line to standard error.
-func printError(_ message: String) {
+public func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// Dispatches `arguments[0]` to the matching command in `commands`; prints help for `--help`.
-func dispatch(_ arguments: [String], commands: [any Command.Type], programName: String, description: String) -> Int32 {
+public func dispatch(_ arguments: [String], commands: [any Command.Type], programName: String, description: String) -> Int32 {
     let help = {
         var lines = ["usage: \(programName) <command> [options]", "", description, "", "commands:"]
         let width = (commands.map { $0.name.count }.max() ?? 0) + 2
@@ -43,6 +43,9 @@ func dispatch(_ arguments: [String], commands: [any Command.Type], programName: 
     do {
         return try command.run(Array(arguments.dropFirst()))
     } catch let error as CommandLineError {
+        printError("\(programName) \(first): \(error.description)")
+        return 2
+    } catch let error as JobRequestError {
         printError("\(programName) \(first): \(error.description)")
         return 2
     } catch {

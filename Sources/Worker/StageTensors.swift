@@ -1,1 +1,0 @@
-../Coordinator/Cluster/StageTensors.swift
