@@ -99,11 +99,12 @@ private struct PoolingFamily: VideoModelFamily {
     func encodePrompt(_ prompt: String, maxSequenceLength: Int) throws -> Tensor {
         let bytes = Array(prompt.utf8.prefix(maxSequenceLength))
         let width = transformer.config.textDim
-        return Tensor(shape: [1, maxSequenceLength, width]) { out in
-            for (position, byte) in bytes.enumerated() {
-                for feature in 0..<width { out[position * width + feature] = sin(Float(byte) * Float(feature + 1) / 97) }
-            }
+        // Zero past the prompt, as the Wan pipeline zeroes the embeddings beyond a prompt's length.
+        var values = [Float](repeating: 0, count: maxSequenceLength * width)
+        for (position, byte) in bytes.enumerated() {
+            for feature in 0..<width { values[position * width + feature] = sin(Float(byte) * Float(feature + 1) / 97) }
         }
+        return Tensor(shape: [1, maxSequenceLength, width], scalars: values)
     }
 
     func scheduler(for spec: VideoJobSpec) throws -> any DiffusionScheduler {

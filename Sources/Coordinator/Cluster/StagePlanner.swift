@@ -246,7 +246,6 @@ enum SpeedCalibration {
                 layersPerSecond: speeds[index] * 1e9 / flopsPerLayer, measured: measured[entries[index].name] != nil)
         }
     }
-
 }
 
 /// `1.50 GiB`, `512.0 MiB`, `300 B`.
