@@ -53,7 +53,7 @@ struct ClusterFixture: Sendable {
         spec.windowOverlap = 1
         let planning = try coordinatorModel.planningModel(for: spec)
         budgets = (0...4).map {
-            StagePlanner.peakBytes(model: planning, layers: $0, entry: false, exit: false, inflight: 2) + planning.bytesPerLayer / 2
+            StagePlanner.peakBytes(model: planning, layers: $0, inflight: 2) + planning.bytesPerLayer / 2
         }
     }
 

@@ -58,7 +58,7 @@ import Cluster
             spec.windowFrames = 3
             spec.windowOverlap = 1
             let planning = try coordinatorModel.planningModel(for: spec)
-            budget = StagePlanner.peakBytes(model: planning, layers: 2, entry: false, exit: false, inflight: 2)
+            budget = StagePlanner.peakBytes(model: planning, layers: 2, inflight: 2)
                 + planning.bytesPerLayer / 2
         }
 

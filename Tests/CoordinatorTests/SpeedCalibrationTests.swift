@@ -9,7 +9,7 @@ import Testing
     /// 30 blocks of 100 MiB, one micro-batch of 1e9 FLOPs per block. A default worker (2900 MiB) holds 27 blocks,
     /// so every plan here is one pipeline.
     static let model = PlanningModel(
-        layerCount: 30, bytesPerLayer: 100 * mib, entryBytes: 0, exitBytes: 0, activationBytes: 8 * mib,
+        layerCount: 30, bytesPerLayer: 100 * mib, activationBytes: 8 * mib,
         workspaceBytes: 64 * mib, jobContextBytes: 4 * mib, processOverheadBytes: 50 * mib, unitsPerStep: 2,
         flopsPerLayer: 1e9)
 

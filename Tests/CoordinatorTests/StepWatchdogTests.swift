@@ -62,7 +62,7 @@ import Testing
 
     @Test func predictedRoundTripCoversTheSlowestPipelineAndTheQueue() {
         func stage(_ worker: String, _ seconds: Double) -> PlannedStage {
-            PlannedStage(worker: worker, layers: 0..<1, hostsEntry: false, hostsExit: false, predictedPeakBytes: 0,
+            PlannedStage(worker: worker, layers: 0..<1, predictedPeakBytes: 0,
                          secondsPerMicroBatch: seconds)
         }
         var plan = StagePlan(pipelines: [[stage("a", 1), stage("b", 2)], [stage("c", 0.5)]], predictedSecondsPerStep: 9, idleWorkers: [])

@@ -45,7 +45,7 @@ final class CoordinatorModel: Sendable {
         let textLength = spec.maxSequenceLength
         let branches = spec.usesGuidance ? 2 : 1
         return PlanningModel(
-            layerCount: figures.blockCount, bytesPerLayer: figures.bytesPerBlock, entryBytes: 0, exitBytes: 0,
+            layerCount: figures.blockCount, bytesPerLayer: figures.bytesPerBlock,
             activationBytes: figures.activationBytes(tokens: tokens),
             workspaceBytes: figures.workspaceBytes(tokens: tokens, textLength: textLength),
             jobContextBytes: branches * figures.textBytes(textLength: textLength),

@@ -9,10 +9,6 @@ struct PlanningModel: Equatable, Sendable {
     var layerCount: Int
     /// Weight bytes of one block as stored in memory.
     var bytesPerLayer: Int
-    /// Weight bytes of the entry piece (patch + condition embedding).
-    var entryBytes: Int
-    /// Weight bytes of the exit piece (output norm + projection).
-    var exitBytes: Int
     /// Bytes of one micro-batch's hidden states crossing a stage boundary ([tokens, dim] float32).
     var activationBytes: Int
     /// Peak scratch bytes while one block runs on one micro-batch (q, k, v, attention output, FFN hidden).
@@ -46,9 +42,6 @@ struct PlannedStage: Equatable, Sendable {
     var worker: String
     /// The blocks it runs.
     var layers: Range<Int>
-    /// Whether it runs the entry piece (first stage) and the exit piece (last stage).
-    var hostsEntry: Bool
-    var hostsExit: Bool
     /// Predicted peak resident bytes.
     var predictedPeakBytes: Int
     /// Predicted seconds of compute per micro-batch.
@@ -103,10 +96,9 @@ enum StagePlanner {
         return best
     }
 
-    /// Predicted peak bytes of a stage with `layers` blocks.
-    static func peakBytes(model: PlanningModel, layers: Int, entry: Bool, exit: Bool, inflight: Int) -> Int {
-        model.processOverheadBytes + layers * model.bytesPerLayer + (entry ? model.entryBytes : 0)
-            + (exit ? model.exitBytes : 0) + model.jobContextBytes
+    /// Predicted peak bytes of a stage with `layers` blocks (the entry and exit pieces run on the coordinator).
+    static func peakBytes(model: PlanningModel, layers: Int, inflight: Int) -> Int {
+        model.processOverheadBytes + layers * model.bytesPerLayer + model.jobContextBytes
             + 2 * inflight * model.activationBytes + model.workspaceBytes
     }
 
@@ -135,18 +127,18 @@ enum StagePlanner {
     /// Splits all layers over `workers` (in order) in proportion to speed, within each one's memory.
     private static func splitLayers(model: PlanningModel, workers: [PlanningWorker], inflight: Int) throws -> [PlannedStage] {
         let n = workers.count
-        // Capacity in layers of each worker, assuming it might host entry and exit (first/last).
+        // Capacity in layers of each worker.
         var capacity = [Int](repeating: 0, count: n)
+        let fixed = peakBytes(model: model, layers: 0, inflight: inflight)
         for (index, worker) in workers.enumerated() {
-            let fixed = peakBytes(model: model, layers: 0, entry: index == 0, exit: index == n - 1, inflight: inflight)
             capacity[index] = max(0, (worker.memoryBytes - fixed) / max(1, model.bytesPerLayer))
         }
         let totalCapacity = capacity.reduce(0, +)
         guard totalCapacity >= model.layerCount else {
             let missingLayers = model.layerCount - totalCapacity
+            let need = peakBytes(model: model, layers: 1, inflight: inflight)
             let detail = workers.enumerated().map { index, worker in
-                let need = peakBytes(model: model, layers: 1, entry: index == 0, exit: index == n - 1, inflight: inflight)
-                return "\(worker.name): budget \(formatBytes(worker.memoryBytes)), holds \(capacity[index]) layers (one layer with its activations needs \(formatBytes(need)))"
+                 "\(worker.name): budget \(formatBytes(worker.memoryBytes)), holds \(capacity[index]) layers (one layer with its activations needs \(formatBytes(need)))"
             }.joined(separator: "; ")
             throw PlanningError(
                 description: "the model's \(model.layerCount) layers do not fit: \(missingLayers) layers (\(formatBytes(missingLayers * model.bytesPerLayer)) of weights) have no room; \(detail)")
@@ -181,14 +173,13 @@ enum StagePlanner {
         var stages: [PlannedStage] = []
         var next = 0
         let used = assigned.indices.filter { assigned[$0] > 0 }
-        for (position, index) in used.enumerated() {
+        for index in used {
             let range = next..<(next + assigned[index])
             next = range.upperBound
-            let entry = position == 0, exit = position == used.count - 1
             stages.append(
                 PlannedStage(
-                    worker: workers[index].name, layers: range, hostsEntry: entry, hostsExit: exit,
-                    predictedPeakBytes: peakBytes(model: model, layers: range.count, entry: entry, exit: exit, inflight: inflight),
+                    worker: workers[index].name, layers: range,
+                    predictedPeakBytes: peakBytes(model: model, layers: range.count, inflight: inflight),
                     secondsPerMicroBatch: Double(range.count) / max(workers[index].layersPerSecond, 1e-12)))
         }
         for stage in stages {
