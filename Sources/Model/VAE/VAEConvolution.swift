@@ -57,108 +57,129 @@ struct VAEConvolution: Sendable {
         input < kernel[axis] ? 0 : (input - kernel[axis]) / stride[axis] + 1
     }
 
+    /// The extents of one call: padded input and output, per frame plane and per channel.
+    struct Geometry {
+        let inT: Int, inH: Int, inW: Int
+        let outT: Int, outH: Int, outW: Int
+        var planeIn: Int { inH * inW }
+        var planeOut: Int { outH * outW }
+        var channelIn: Int { inT * planeIn }
+        var channelOut: Int { outT * planeOut }
+    }
+
     /// Convolves padded features [C_in, T, H, W] into [C_out, T', H', W'].
     func callAsFunction(_ input: Tensor) -> Tensor {
         precondition(
             input.rank == 4 && input.shape[0] == inChannels,
             "conv expects [\(inChannels), T, H, W], got \(input.shape)")
         let (inT, inH, inW) = (input.shape[1], input.shape[2], input.shape[3])
-        let (outT, outH, outW) = (outputExtent(inT, axis: 0), outputExtent(inH, axis: 1), outputExtent(inW, axis: 2))
-        precondition(outT > 0 && outH > 0 && outW > 0, "conv kernel \(kernel) larger than input \(input.shape)")
-        let (planeIn, planeOut) = (inH * inW, outH * outW)
-        let (channelIn, channelOut) = (inT * planeIn, outT * planeOut)
-        let (kt, kh, kw) = (kernel[0], kernel[1], kernel[2])
-        let (outs, ins) = (outChannels, inChannels)
-        var output = Tensor(zeros: [outs, outT, outH, outW])
+        let g = Geometry(
+            inT: inT, inH: inH, inW: inW,
+            outT: outputExtent(inT, axis: 0), outH: outputExtent(inH, axis: 1), outW: outputExtent(inW, axis: 2))
+        precondition(g.outT > 0 && g.outH > 0 && g.outW > 0, "conv kernel \(kernel) larger than input \(input.shape)")
+        var output = Tensor(zeros: [outChannels, g.outT, g.outH, g.outW])
         output.withUnsafeMutableBufferPointer { out in
             let outBase = out.baseAddress!
-            for o in 0..<outs { (outBase + o * channelOut).update(repeating: bias[o], count: channelOut) }
+            for o in 0..<outChannels { (outBase + o * g.channelOut).update(repeating: bias[o], count: g.channelOut) }
             input.withUnsafeBufferPointer { inputBuffer in
                 tapWeights.withUnsafeBufferPointer { weights in
-                    let inBase = inputBuffer.baseAddress!
-                    func tapWeight(_ dt: Int, _ dh: Int, _ dw: Int) -> UnsafePointer<Float> {
-                        weights.baseAddress! + ((dt * kh + dh) * kw + dw) * outs * ins
-                    }
+                    let (inBase, weightBase) = (inputBuffer.baseAddress!, weights.baseAddress!)
                     if kernel == [1, 1, 1] && stride == [1, 1, 1] {
                         Ops.sgemm(
-                            transposeA: false, transposeB: false, m: outs, n: channelIn, k: ins,
-                            a: tapWeight(0, 0, 0), lda: ins, b: inBase, ldb: channelIn, beta: 1, c: outBase,
-                            ldc: channelOut)
-                        return
-                    }
-                    if stride[1] == 1 && stride[2] == 1 {
-                        // Shifted views of the padded input; rows computed over the full padded width.
-                        let direct = kw == 1
-                        let rowLength = (outH - 1) * inW + outW
-                        let tile = VAEConvolution.tileColumns(outputChannels: outs)
-                        var scratch = [Float](repeating: 0, count: direct ? 0 : outs * outH * inW)
-                        for frame in 0..<outT {
-                            scratch.withUnsafeMutableBufferPointer { temp in
-                                let target = direct ? outBase + frame * planeOut : temp.baseAddress!
-                                let ldc = direct ? channelOut : outH * inW
-                                if !direct {
-                                    for o in 0..<outs { (target + o * ldc).update(repeating: bias[o], count: ldc) }
-                                }
-                                // Column tiles small enough that the output tile stays in cache across the taps.
-                                var column = 0
-                                while column < rowLength {
-                                    let width = min(tile, rowLength - column)
-                                    for dt in 0..<kt {
-                                        for dh in 0..<kh {
-                                            for dw in 0..<kw {
-                                                let source = inBase + (frame * stride[0] + dt) * planeIn + dh * inW + dw
-                                                Ops.sgemm(
-                                                    transposeA: false, transposeB: false, m: outs, n: width, k: ins,
-                                                    a: tapWeight(dt, dh, dw), lda: ins, b: source + column,
-                                                    ldb: channelIn, beta: 1, c: target + column, ldc: ldc)
-                                            }
-                                        }
-                                    }
-                                    column += width
-                                }
-                                if !direct {
-                                    let tempBase = temp.baseAddress!
-                                    Compute.parallelFor(outs) { o in
-                                        for row in 0..<outH {
-                                            (outBase + o * channelOut + frame * planeOut + row * outW).update(
-                                                from: tempBase + o * outH * inW + row * inW, count: outW)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        return
-                    }
-                    // Spatially strided: gather each tap's input, then one product per tap.
-                    var gathered = [Float](repeating: 0, count: ins * planeOut)
-                    let (sh, sw) = (stride[1], stride[2])
-                    for frame in 0..<outT {
-                        for dt in 0..<kt {
-                            for dh in 0..<kh {
-                                for dw in 0..<kw {
-                                    gathered.withUnsafeMutableBufferPointer { buffer in
-                                        let gatherBase = buffer.baseAddress!
-                                        let frameBase = inBase + (frame * stride[0] + dt) * planeIn
-                                        Compute.parallelFor(ins) { channel in
-                                            let from = frameBase + channel * channelIn
-                                            let to = gatherBase + channel * planeOut
-                                            for row in 0..<outH {
-                                                let line = from + (row * sh + dh) * inW + dw
-                                                for column in 0..<outW { to[row * outW + column] = line[column * sw] }
-                                            }
-                                        }
-                                        Ops.sgemm(
-                                            transposeA: false, transposeB: false, m: outs, n: planeOut, k: ins,
-                                            a: tapWeight(dt, dh, dw), lda: ins, b: gatherBase, ldb: planeOut,
-                                            beta: 1, c: outBase + frame * planeOut, ldc: channelOut)
-                                    }
-                                }
-                            }
-                        }
+                            transposeA: false, transposeB: false, m: outChannels, n: g.channelIn, k: inChannels,
+                            a: weightBase, lda: inChannels, b: inBase, ldb: g.channelIn, beta: 1, c: outBase,
+                            ldc: g.channelOut)
+                    } else if stride[1] == 1 && stride[2] == 1 {
+                        var scratch = [Float](repeating: 0, count: kernel[2] == 1 ? 0 : outChannels * g.outH * g.inW)
+                        for frame in 0..<g.outT { shifted(frame: frame, g, inBase, weightBase, outBase, &scratch) }
+                    } else {
+                        strided(g, inBase, weightBase, outBase)
                     }
                 }
             }
         }
         return output
+    }
+
+    /// The weights of one kernel tap, [C_out, C_in].
+    private func tapWeight(_ weights: UnsafePointer<Float>, _ dt: Int, _ dh: Int, _ dw: Int) -> UnsafePointer<Float> {
+        weights + ((dt * kernel[1] + dh) * kernel[2] + dw) * outChannels * inChannels
+    }
+
+    /// Spatial stride 1: shifted views of the padded input, rows computed over the full padded width (with kw > 1 in
+    /// a scratch buffer whose extra columns are dropped afterwards), in column tiles that stay in cache across taps.
+    private func shifted(
+        frame: Int, _ g: Geometry, _ inBase: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+        _ outBase: UnsafeMutablePointer<Float>, _ scratch: inout [Float]
+    ) {
+        let (kt, kh, kw, outs, ins) = (kernel[0], kernel[1], kernel[2], outChannels, inChannels)
+        let direct = kw == 1
+        let rowLength = (g.outH - 1) * g.inW + g.outW
+        let tile = VAEConvolution.tileColumns(outputChannels: outs)
+        scratch.withUnsafeMutableBufferPointer { temp in
+            let target = direct ? outBase + frame * g.planeOut : temp.baseAddress!
+            let ldc = direct ? g.channelOut : g.outH * g.inW
+            if !direct {
+                for o in 0..<outs { (target + o * ldc).update(repeating: bias[o], count: ldc) }
+            }
+            var column = 0
+            while column < rowLength {
+                let width = min(tile, rowLength - column)
+                for dt in 0..<kt {
+                    for dh in 0..<kh {
+                        for dw in 0..<kw {
+                            let source = inBase + (frame * stride[0] + dt) * g.planeIn + dh * g.inW + dw
+                            Ops.sgemm(
+                                transposeA: false, transposeB: false, m: outs, n: width, k: ins,
+                                a: tapWeight(weights, dt, dh, dw), lda: ins, b: source + column,
+                                ldb: g.channelIn, beta: 1, c: target + column, ldc: ldc)
+                        }
+                    }
+                }
+                column += width
+            }
+            if !direct {
+                let tempBase = temp.baseAddress!
+                Compute.parallelFor(outs) { o in
+                    for row in 0..<g.outH {
+                        (outBase + o * g.channelOut + frame * g.planeOut + row * g.outW).update(
+                            from: tempBase + o * g.outH * g.inW + row * g.inW, count: g.outW)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Spatially strided: each tap's input gathered into a [C_in, H' * W'] buffer, then one product per tap.
+    private func strided(
+        _ g: Geometry, _ inBase: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+        _ outBase: UnsafeMutablePointer<Float>
+    ) {
+        let (kt, kh, kw, sh, sw) = (kernel[0], kernel[1], kernel[2], stride[1], stride[2])
+        var gathered = [Float](repeating: 0, count: inChannels * g.planeOut)
+        for frame in 0..<g.outT {
+            for dt in 0..<kt {
+                for dh in 0..<kh {
+                    for dw in 0..<kw {
+                        gathered.withUnsafeMutableBufferPointer { buffer in
+                            let gatherBase = buffer.baseAddress!
+                            let frameBase = inBase + (frame * stride[0] + dt) * g.planeIn
+                            Compute.parallelFor(inChannels) { channel in
+                                let from = frameBase + channel * g.channelIn
+                                let to = gatherBase + channel * g.planeOut
+                                for row in 0..<g.outH {
+                                    let line = from + (row * sh + dh) * g.inW + dw
+                                    for column in 0..<g.outW { to[row * g.outW + column] = line[column * sw] }
+                                }
+                            }
+                            Ops.sgemm(
+                                transposeA: false, transposeB: false, m: outChannels, n: g.planeOut, k: inChannels,
+                                a: tapWeight(weights, dt, dh, dw), lda: inChannels, b: gatherBase, ldb: g.planeOut,
+                                beta: 1, c: outBase + frame * g.planeOut, ldc: g.channelOut)
+                        }
+                    }
+                }
+            }
+        }
     }
 }
