@@ -16,10 +16,20 @@ let modelSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"
 let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags([
     "-parse-stdlib", "-Xcc", "-mavx512f", "-Xcc", "-mvpclmulqdq", "-Xcc", "-mpclmul", "-Xcc", "-mcrc32",
 ])]
+/// `-mavx2` lets the compiler emit 256-bit AVX2 instructions anywhere in WireVectorChaCha (its SIMD8 ChaCha20 and
+/// SIMD4<UInt64> Poly1305 kernels), which Wire's ChaCha20 and Poly1305 therefore call only after a CPU check
+/// (Sources/WireVectorChaCha).
+let vectorChaChaSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2"])]
+/// `-parse-stdlib` gives WireVectorSHA LLVM's `sha256rnds2`, `sha256msg1` and `sha256msg2` intrinsics; `-msha` and
+/// `-msse4.1` let the compiler emit them (and SSE4.1) anywhere in that module, which Wire's SHA256 therefore
+/// calls only after a CPU check (Sources/WireVectorSHA/VectorSHA256.swift).
+let vectorSHASwiftSettings: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib", "-Xcc", "-msha", "-Xcc", "-msse4.1"])]
 #else
 let wireSwiftSettings: [SwiftSetting] = [.enableExperimentalFeature("Extern")]
 let modelSwiftSettings: [SwiftSetting] = []
 let vectorCRCSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib"])]
+let vectorChaChaSwiftSettings: [SwiftSetting] = []
+let vectorSHASwiftSettings: [SwiftSetting] = [.unsafeFlags(["-parse-stdlib"])]
 #endif
 
 let package = Package(
@@ -47,12 +57,18 @@ let package = Package(
         // `Extern` and `-mcrc32` let CRC32C.swift reach the SSE4.2 crc32 instruction (see that file).
         .target(
             name: "Wire",
-            dependencies: ["WireVectorCRC"],
+            dependencies: ["WireVectorCRC", "WireVectorChaCha", "WireVectorSHA"],
             swiftSettings: wireSwiftSettings
         ),
         // Wire's CRC-32C kernel for AVX-512 processors with VPCLMULQDQ: Swift with LLVM intrinsics, in a module
         // of its own because it is compiled for those instructions (see `vectorCRCSwiftSettings`).
         .target(name: "WireVectorCRC", swiftSettings: vectorCRCSwiftSettings),
+        // Wire's ChaCha20 (eight blocks per step) and Poly1305 (four blocks per step) kernels for AVX2 processors,
+        // in a module of their own because it is compiled for AVX2 (see `vectorChaChaSwiftSettings`).
+        .target(name: "WireVectorChaCha", swiftSettings: vectorChaChaSwiftSettings),
+        // Wire's SHA-256 block function for processors with the SHA extensions, in a module of its own because it
+        // is compiled for them (see `vectorSHASwiftSettings`).
+        .target(name: "WireVectorSHA", swiftSettings: vectorSHASwiftSettings),
         // Where Model and Wire meet, shared by every executable: the stage-tensor contract, typed stage messages and
         // worker statistics, the command-line parser, logging, threads, shared constants.
         .target(name: "Cluster", dependencies: ["Model", "Wire"]),

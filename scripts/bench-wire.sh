@@ -6,7 +6,8 @@
 #   scripts/bench-wire.sh --cpus 0,1 [...]     the sender pinned to CPU 0 and the receiver to CPU 1
 # Prints Markdown tables; docs/BENCHMARKS.md ("## Wire") records runs of both.
 # Diagnostics: .build/release/bench-wire --profile MIB COUNT [--raw] [--no-checksums] [--congestion NAME],
-# .build/release/bench-wire --crc (see Sources/WireBench/main.swift).
+# .build/release/bench-wire --crc, and .build/release/bench-wire --mac for the MACs and ciphers (docs/BENCHMARKS.md,
+# "Wire crypto primitives"; see Sources/WireBench/main.swift).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product bench-wire

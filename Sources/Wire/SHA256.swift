@@ -1,4 +1,9 @@
-// SHA-256 (FIPS 180-4), incremental.
+// SHA-256 (FIPS 180-4), incremental; the block function runs on the SHA extensions where the processor has them
+// (WireVectorSHA), in portable Swift elsewhere.
+import WireVectorSHA
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The SHA-256 hash function.
 ///
@@ -14,9 +19,28 @@ public struct SHA256: Sendable {
     )
     private var pending: [UInt8] = []
     private var totalByteCount: UInt64 = 0
+    /// Whether blocks go through the SHA extensions (tests turn it off to compare with the portable code).
+    let usesSHAExtensions: Bool
 
     /// A hash over no bytes yet.
-    public init() { pending.reserveCapacity(SHA256.blockByteCount) }
+    public init() { self.init(usesSHAExtensions: SHA256.hasSHAExtensions) }
+
+    /// A hash over no bytes yet that uses the SHA extensions only if `usesSHAExtensions` and the processor
+    /// has them.
+    init(usesSHAExtensions: Bool) {
+        self.usesSHAExtensions = usesSHAExtensions && SHA256.hasSHAExtensions
+        pending.reserveCapacity(SHA256.blockByteCount)
+    }
+
+    /// Whether this processor has the SHA extensions and SSE4.1 (`sha_ni` and `sse4_1` in /proc/cpuinfo) and
+    /// `WIRE_SHA256_PORTABLE` is not set in the environment.
+    public static let hasSHAExtensions: Bool = {
+        #if arch(x86_64) && canImport(Glibc)
+        return ["sha_ni", "sse4_1"].allSatisfy(CPUFeatures.flags.contains) && getenv("WIRE_SHA256_PORTABLE") == nil
+        #else
+        return false
+        #endif
+    }()
 
     /// The digest of `bytes`.
     public static func hash<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
@@ -39,13 +63,14 @@ public struct SHA256: Sendable {
             pending.append(contentsOf: bytes[0..<take])
             offset = take
             if pending.count == SHA256.blockByteCount {
-                pending.withUnsafeBytes { compress($0.baseAddress!) }
+                pending.withUnsafeBytes { compress($0.baseAddress!, blockCount: 1) }
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        while bytes.count - offset >= SHA256.blockByteCount {
-            compress(bytes.baseAddress! + offset)
-            offset += SHA256.blockByteCount
+        let blocks = (bytes.count - offset) / SHA256.blockByteCount
+        if blocks > 0 {
+            compress(bytes.baseAddress! + offset, blockCount: blocks)
+            offset += blocks * SHA256.blockByteCount
         }
         if offset < bytes.count { pending.append(contentsOf: bytes[offset...]) }
     }
@@ -84,6 +109,20 @@ public struct SHA256: Sendable {
     ]
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+    /// Runs the block function over `blockCount` blocks at `blocks`.
+    private mutating func compress(_ blocks: UnsafeRawPointer, blockCount: Int) {
+        #if arch(x86_64)
+        if usesSHAExtensions {
+            withUnsafeMutableBytes(of: &state) {
+                VectorSHA256.compress(state: $0.baseAddress!.assumingMemoryBound(to: UInt32.self), blocks: blocks,
+                                      blockCount: blockCount)
+            }
+            return
+        }
+        #endif
+        for index in 0..<blockCount { compress(blocks + index * SHA256.blockByteCount) }
+    }
 
     private mutating func compress(_ block: UnsafeRawPointer) {
         var w = [UInt32](repeating: 0, count: 64)
