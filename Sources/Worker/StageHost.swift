@@ -16,7 +16,8 @@ final class StageHost: Sendable {
     struct Stage: Sendable {
         let assignment: AssignStage
         let options: StageOptions
-        let transformer: WanTransformer
+        /// The hosted blocks, through the family's transformer seam.
+        let transformer: any StagedTransformer
         /// The next stage, or nil when results go back to the coordinator.
         let next: WireConnection?
         /// The coordinator that assigned the stage.
@@ -176,28 +177,26 @@ final class StageHost: Sendable {
         let started = Date()
         let layers = Int(assignment.layerStart)..<Int(assignment.layerEnd)
         let budget = settings.memoryBytes
-        let loaded: (WanTransformer, Int) = try await onThread {
-            let directory = WanTransformer.transformerDirectory(modelPath)
-            let config = try WanTransformerConfig.load(path: (directory as NSString).appendingPathComponent("config.json"))
+        let loaded: (any StagedTransformer, Int) = try await onThread {
+            let config = try Wan21Family.transformerConfig(modelPath: modelPath)
             guard try StageTensors.configHash(config) == assignment.configHash else {
                 throw ErrorReport(
                     code: .configMismatch,
-                    message: "the transformer config at \(directory) differs from the coordinator's (config hash mismatch)")
+                    message: "the transformer config of \(assignment.modelReference) differs from the coordinator's (config hash mismatch)")
             }
             guard !layers.isEmpty, layers.upperBound <= config.numLayers else {
                 throw ErrorReport(
                     code: .invalidArgument,
                     message: "layer range \(layers.lowerBound)..<\(layers.upperBound) is empty or outside the model's 0..<\(config.numLayers)")
             }
-            let weightBytes = try Self.weightBytes(directory: directory, config: config, layers: layers)
+            let weightBytes = try Wan21Family.storedBlockBytes(directory: modelPath, config: config, blocks: layers)
             let need = weightBytes + ClusterConstants.processOverheadBytes
             guard need <= budget else {
                 throw ErrorReport(
                     code: .resourceExhausted,
                     message: "layers \(layers.lowerBound)..<\(layers.upperBound) need \(need) bytes (weights \(weightBytes) + process \(ClusterConstants.processOverheadBytes)); the --memory budget is \(budget)")
             }
-            let transformer = try WanTransformer.load(modelPath, layers: layers, includeEntry: false, includeExit: false)
-            return (transformer, weightBytes)
+            return (try Wan21Family.loadBlocks(modelPath: modelPath, blocks: layers), weightBytes)
         }
         var next: WireConnection?
         if !assignment.nextHop.isEmpty {
@@ -228,19 +227,6 @@ final class StageHost: Sendable {
             loadMilliseconds: milliseconds))
     }
 
-    /// Bytes the blocks `layers` occupy as stored (float32 weights are mapped, 16-bit ones stay 16-bit).
-    static func weightBytes(directory: String, config: WanTransformerConfig, layers: Range<Int>) throws -> Int {
-        let store = try WeightStore(directory: directory, fileStem: "diffusion_pytorch_model")
-        var total = 0
-        for layer in layers {
-            for parameter in config.blockParameters(layer) {
-                let stored = try store.take(parameter.name, shape: parameter.shape)
-                total += parameter.count * stored.dtype.byteSize
-            }
-        }
-        return total
-    }
-
     // MARK: - Job constants
 
     private func storeContext(_ context: JobContext) throws {
@@ -248,7 +234,7 @@ final class StageHost: Sendable {
             throw ErrorReport(code: .unavailable, message: "no stage is assigned yet; send assignStage first")
         }
         guard !context.jobID.isEmpty else { throw ErrorReport(code: .invalidArgument, message: "jobContext has an empty jobID") }
-        let dim = stage.transformer.config.innerDim
+        let dim = stage.transformer.hiddenSize
         var texts: [Int: Tensor] = [:]
         for branch in 0..<2 {
             let name = StageTensors.text(branch: branch)
@@ -293,8 +279,7 @@ final class StageHost: Sendable {
         guard let text else {
             throw ErrorReport(code: .notFound, message: "micro-batch \(key): no jobContext for job \(key.jobID) branch \(key.branch)")
         }
-        let config = stage.transformer.config
-        let dim = config.innerDim
+        let dim = stage.transformer.hiddenSize
         let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: forward.tensors, in: "forward")
         let projection = try StageTensors.unpack(StageTensors.timestepProjection, from: forward.tensors, in: "forward")
         let embedding = try StageTensors.unpack(StageTensors.timeEmbedding, from: forward.tensors, in: "forward")
@@ -318,7 +303,7 @@ final class StageHost: Sendable {
         }
         let stageState = TransformerStageState(
             hiddenStates: hidden, timeEmbedding: embedding, timestepProjection: projection, tokenTimestepRows: rows, textEmbeddings: text,
-            rotary: rotary, grid: grid, nextBlock: stage.transformer.layers.lowerBound)
+            rotary: rotary, grid: grid, nextBlock: stage.transformer.hostedBlocks.lowerBound)
         if FaultHooks.dropsThisForward() { return log("fault hook SORA_FAULT_DROP_FORWARDS: dropping micro-batch \(key)") }
         let limit = 2 * stage.options.maxInflightPerStage + 2
         try state.withLock { state in
@@ -342,7 +327,7 @@ final class StageHost: Sendable {
             }
             guard let (batch, stage) = work else { continue }
             let started = DispatchTime.now().uptimeNanoseconds
-            let outcome = Result { try stage.transformer.runBlocks(stage.transformer.layers, batch.state) }
+            let outcome = Result { try stage.transformer.blocks(stage.transformer.hostedBlocks, batch.state) }
             let elapsed = DispatchTime.now().uptimeNanoseconds - started
             state.withLock { $0.batchesRun += 1; $0.busyNanoseconds += elapsed }
             deliver(outcome, batch: batch, stage: stage, computeNanoseconds: elapsed)

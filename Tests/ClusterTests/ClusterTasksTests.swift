@@ -168,7 +168,8 @@ import Cluster
         let input = WorkUnitInput(
             id: WorkUnitID(step: 0, window: 0, branch: .conditional), hiddenStates: latents, timestep: 750,
             frameTimesteps: [0, 750, 750])
-        let entry = try model.entry(input, projectedText: try model.projectText(text))
+        let entryPiece = model.family.transformer
+        let entry = try entryPiece.entry(input, projectedText: try entryPiece.projectText(text))
         let reference = try whole.embed(
             hiddenStates: latents, timestep: input.timestepTensor(patchSize: whole.config.patchSize), encoderHiddenStates: text)
         #expect(entry.tokenTimestepRows == reference.tokenTimestepRows)

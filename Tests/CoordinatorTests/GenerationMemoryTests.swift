@@ -40,12 +40,12 @@ struct GenerationMemoryTests {
         let size = try #require(message.firstMatch(of: /fits is (\d+)x(\d+)/))
         let (width, height) = (Int(size.1)!, Int(size.2)!)
         #expect(width == 2 * height || width == 2 * height + 16, "the shape is kept: \(width)x\(height)")
-        let pipeline = try WanVideoPipeline(folder: try ModelFolder(path: Self.demoModel))
+        let pipeline = try VideoGenerator(folder: try ModelFolder(path: Self.demoModel))
         let weights = GenerationMemory.weightBytes(folder: Self.demoModel)
         func predicted(_ width: Int, _ height: Int) throws -> Int {
             var spec = VideoJobSpec(prompt: "a red circle", width: width, height: height, frames: 1)
             spec.maxSequenceLength = 512
-            return try GenerationMemory.estimate(spec: spec, pipeline: pipeline, weightBytes: weights).totalBytes
+            return try GenerationMemory.estimate(spec: spec, family: pipeline.family, weightBytes: weights).totalBytes
         }
         #expect(try predicted(width, height) <= 300 << 20)
         #expect(try predicted(width + 32, height + 16) > 300 << 20)

@@ -89,12 +89,4 @@ import Testing
         #expect(!SpeedCalibration.isPlausible(1e9))
         #expect(SpeedCalibration.isPlausible(123.4))
     }
-
-    @Test func blockFlopsCountTheMatrixProducts() {
-        var config = ModelPreset.tiny.transformer  // dim 32, ffn 64
-        config.numLayers = 1
-        // t = 10 tokens, l = 4 text tokens, d = 32, f = 64:
-        // self 8td^2 + 4t^2d = 81920 + 12800; cross 4td^2 + 4ld^2 + 4tld = 40960 + 16384 + 5120; ffn 4tdf = 81920.
-        #expect(SpeedCalibration.blockFlops(config: config, tokens: 10, textLength: 4) == 239_104)
-    }
 }

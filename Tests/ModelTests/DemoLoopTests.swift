@@ -54,7 +54,7 @@ struct DemoLoopTests {
             // first frame, no warm-up), the way loops were decoded before. Its last-to-first step is a visible cut.
             let latents = try #require(sink.latents)
             let ordinary = DemoVideoCollector()
-            try pipeline.vae.decodeClip(latents, timeline: .ordinary, into: ordinary)
+            try pipeline.decode(latents, timeline: .ordinary, into: ordinary)
             let (cutSeam, cutSteps) = Self.seamAndSteps(ordinary.rgbFrames)
             cutSeams.append(cutSeam)
             cutMedians.append(Self.median(cutSteps))

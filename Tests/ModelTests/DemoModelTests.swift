@@ -8,7 +8,7 @@ import Testing
 /// the evaluation is committed there, the suite is skipped.
 @Suite(.serialized, .enabled(if: DemoClipMeasure.modelIsPresent, "models/demo is not in this checkout"))
 struct DemoModelTests {
-    static let pipeline = Result { try WanVideoPipeline(folder: try ModelFolder(path: DemoClipMeasure.modelPath)) }
+    static let pipeline = Result { try VideoGenerator(folder: try ModelFolder(path: DemoClipMeasure.modelPath)) }
 
     /// Fixed prompt/seed pairs: every colour and motion twice, every background at least twice.
     static let pairs: [(colour: String, motion: String, background: String, seed: UInt64)] = [

@@ -20,7 +20,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("long-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try ModelFolderWriter.write(ModelFolderOptions(preset: .tiny, seed: 3), to: directory)
-        let pipeline = try WanVideoPipeline(folder: try ModelFolder(path: directory))
+        let pipeline = try VideoGenerator(folder: try ModelFolder(path: directory))
         var spec = VideoJobSpec(prompt: "a long shot", width: 32, height: 32, frames: 4 * 44 + 1)
         spec.steps = 2
         spec.guidanceScale = 2

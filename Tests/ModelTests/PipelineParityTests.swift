@@ -38,7 +38,7 @@ import Testing
         }
     }
 
-    static let pipeline = Result { try WanVideoPipeline(folder: try ModelFolder(path: Fixtures.path("pipeline/model"))) }
+    static let pipeline = Result { try VideoGenerator(folder: try ModelFolder(path: Fixtures.path("pipeline/model"))) }
 
     @Test(arguments: ["unipc_cfg", "euler_single_frame", "unipc_five_frames"])
     func videoAndLatentsMatchTheReference(name: String) throws {

@@ -66,24 +66,19 @@ final class JobRunner {
         log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
         do {
             let spec = record.spec
-            let model = self.model
-            let texts: [Tensor] = try await onThread {
-                let conditional = try model.encodePrompt(spec.prompt, maxSequenceLength: spec.maxSequenceLength)
-                var texts = [try model.projectText(conditional)]
-                if spec.usesGuidance {
-                    let negative = try model.encodePrompt(spec.negativePrompt, maxSequenceLength: spec.maxSequenceLength)
-                    texts.append(try model.projectText(negative))
-                }
-                return texts
-            }
+            let generator = model.generator
+            let texts = try await onThread { try generator.encodeTexts(for: spec) }
             // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
             // checkpoint holds only the loop's latent and scheduler state).
             if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = .encodingMedia } }
-            let prepared = try await onThread { try model.prepareConditioning(for: spec) }
-            var loop = try resumeOrStart(id: id, spec: spec, folder: folder, prepared: prepared)
+            let job = try await onThread { try generator.prepare(spec, texts: texts) }
+            var loop = try resumeOrStart(id: id, job: job, folder: folder)
+            // The stages host the blocks of the family's one expert (Wan2.1); its projected text per branch.
             let context = JobContext(
                 jobID: id,
-                tensors: try texts.enumerated().map { try StageTensors.pack(StageTensors.text(branch: $0.offset), $0.element) })
+                tensors: try GuidanceBranch.allCases.compactMap { branch in
+                    try texts.projected[0][branch].map { try StageTensors.pack(StageTensors.text(branch: branch.rawValue), $0) }
+                })
             let planning = try model.planningModel(for: spec)
             var placement: Placement?
             while !loop.isFinished {
@@ -95,7 +90,7 @@ final class JobRunner {
                     if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
                     let attemptStarted = Date()
                     do {
-                        try await runStep(id: id, loop: loop, texts: texts, placement: placement!, results: &results)
+                        try await runStep(id: id, loop: loop, job: job, placement: placement!, results: &results)
                         break
                     } catch let failure as StepFailure {
                         log("\(id): step \(loop.stepIndex + 1) failed on \(failure); re-planning over the remaining workers")
@@ -134,14 +129,13 @@ final class JobRunner {
             let partial = (folder as NSString).appendingPathComponent("result.partial.\(kind.rawValue)")
             let final = (folder as NSString).appendingPathComponent(record.resultName)
             let latents = loop.latents
-            let passthrough = prepared.passthrough
             try await whileStorageFails(id, "result") {
                 do {
                     try await onThread {
                         let file = try kind.makeSink(
                             path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-                        let sink = passthrough.isEmpty ? file : PassthroughVideoSink(file, frames: passthrough)
-                        try model.decode(latents, timeline: spec.timeline, into: sink) { _, _ in }
+                        try generator.decode(
+                            latents, timeline: spec.timeline, passthrough: job.conditioning.passthrough, into: file)
                     }
                     guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
                 } catch {
@@ -172,16 +166,10 @@ final class JobRunner {
 
     /// The loop from the newest whole checkpoint of the job, or a fresh one when there is none (see
     /// `StateStore.loadCheckpoint`: a truncated or corrupt file is refused, never read back).
-    private func resumeOrStart(
-        id: String, spec: VideoJobSpec, folder: String, prepared: PreparedConditioning
-    ) throws -> DenoisingLoop {
+    private func resumeOrStart(id: String, job: PreparedJob, folder: String) throws -> DenoisingLoop {
         var refused: [StateStore.RefusedCheckpoint] = []
-        let plan = try model.windowPlan(for: spec)
-        let scheduler = try model.scheduler(for: spec)
         let resumed = StateStore.loadCheckpoint(folder: folder, refused: &refused) {
-            try GenerationCheckpoint.load(
-                path: $0, job: id, plan: plan, guidanceScale: Float(spec.guidanceScale), scheduler: scheduler,
-                conditioning: prepared.conditioning)
+            try job.resumeLoop(checkpoint: $0, job: id)
         }
         for refusal in refused { log("\(id): checkpoint \(refusal)") }
         if let resumed {
@@ -189,7 +177,7 @@ final class JobRunner {
             return resumed
         }
         if !refused.isEmpty { log("\(id): no usable checkpoint; the job starts again from its first step") }
-        return try model.makeLoop(for: spec, prepared: prepared)
+        return try job.startLoop()
     }
 
     private func checkCancelled(_ id: String) async throws {
@@ -277,23 +265,22 @@ final class JobRunner {
     // MARK: - One step
 
     private func runStep(
-        id: String, loop: DenoisingLoop, texts: [Tensor], placement: Placement, results: inout [WorkUnitID: Tensor]
+        id: String, loop: DenoisingLoop, job: PreparedJob, placement: Placement, results: inout [WorkUnitID: Tensor]
     ) async throws {
         let units = loop.pendingUnits().filter { results[$0] == nil }
         guard !units.isEmpty else { return }
         var dispatcher = StepDispatcher(
             units: units, pipelineCount: placement.pipelines.count,
             capacityPerPipeline: config.scheduler.maxInflightPerStage)
-        var entries: [WorkUnitID: TransformerStageState] = [:]
+        var entries: [WorkUnitID: EnteredUnit] = [:]
         watchdog.predicted = UnitWatchdog.predictedRoundTrip(placement.plan, inflight: config.scheduler.maxInflightPerStage)
-        let model = self.model
+        let generator = model.generator
         func perform(_ actions: [DispatchAction<WorkUnitID>]) async throws {
             for case .send(let unit, let pipeline) in actions {
                 let input = try loop.input(for: unit)
-                let text = texts[unit.branch == .conditional ? 0 : min(1, texts.count - 1)]
-                let state = try await onThread { try model.entry(input, projectedText: text) }
-                entries[unit] = state
-                let tensors = try StageTensors.forwardTensors(state)
+                let entered = try await onThread { try generator.entry(input, job: job) }
+                entries[unit] = entered
+                let tensors = try StageTensors.forwardTensors(entered.state)
                 let key = MicroBatchKey(
                     jobID: id, step: UInt32(unit.step), window: UInt32(unit.window), branch: UInt8(unit.branch.rawValue))
                 let first = placement.pipelines[pipeline][0]
@@ -322,10 +309,10 @@ final class JobRunner {
                 let unit = WorkUnitID(step: Int(key.step), window: Int(key.window), branch: branch)
                 let sent = dispatcher.sentAt[unit]
                 let (accepted, actions) = dispatcher.complete(unit, pipeline: pipeline)
-                guard accepted, let state = entries.removeValue(forKey: unit) else { continue }
+                guard accepted, let entered = entries.removeValue(forKey: unit) else { continue }
                 if let sent { watchdog.observe(ProcessInfo.processInfo.systemUptime - sent) }
                 let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: result.tensors, in: "forwardResult")
-                results[unit] = try await onThread { try model.exit(state, blocksOutput: hidden) }
+                results[unit] = try await onThread { try generator.exit(entered, blocksOutput: hidden) }
                 try await perform(actions)
             case .failure(let worker, let generation, let reason, let reported):
                 guard placement.generations[worker] == generation else { continue }

@@ -237,17 +237,6 @@ enum SpeedCalibration {
                 layersPerSecond: speeds[index] * 1e9 / flopsPerLayer, measured: measured[entries[index].name] != nil)
         }
     }
-
-    /// Floating-point operations of one Wan block on `tokens` tokens with `textLength` text tokens: the matrix
-    /// products (self-attention q, k, v, out; cross-attention q, out over the tokens and k, v over the text; the
-    /// feed-forward pair) and both attentions' score and value products. Norms and elementwise work are left out.
-    static func blockFlops(config: WanTransformerConfig, tokens: Int, textLength: Int) -> Double {
-        let t = Double(tokens), d = Double(config.innerDim), f = Double(config.ffnDim), l = Double(textLength)
-        let selfAttention = 4 * 2 * t * d * d + 2 * 2 * t * t * d
-        let crossAttention = 2 * 2 * t * d * d + 2 * 2 * l * d * d + 2 * 2 * t * l * d
-        let feedForward = 2 * 2 * t * d * f
-        return selfAttention + crossAttention + feedForward
-    }
 }
 
 /// `1.50 GiB`, `512.0 MiB`, `300 B`.

@@ -71,8 +71,8 @@ enum GenerateCommand: Command {
         }
         let quiet = options.flag("--quiet")
         if !quiet { printError("generate: loading model \(modelPath)") }
-        let pipeline = try WanVideoPipeline(folder: folder)
-        let memory = try checkMemory(spec, pipeline: pipeline, options: options)
+        let generator = try VideoGenerator(folder: folder)
+        let memory = try checkMemory(spec, family: generator.family, folder: folder, options: options)
         let sink = try kind.makeSink(path: output, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
         let plan = try spec.windowPlan()
         let unitsPerStep = plan.windows.count * (spec.usesGuidance ? 2 : 1)
@@ -82,7 +82,7 @@ enum GenerateCommand: Command {
         }
         let denoising = quiet ? nil : ProgressBar(label: "denoise", total: spec.steps * unitsPerStep)
         var decoding: ProgressBar?
-        try pipeline.generate(spec, initialLatents: initialLatents, into: sink) { event in
+        try generator.generate(spec, initialLatents: initialLatents, into: sink) { event in
             switch event {
             case .encodingText: break
             case .unit(let step, let steps, let done, let perStep):
@@ -107,10 +107,10 @@ enum GenerateCommand: Command {
     /// Predicts the job's peak memory and refuses it, naming the largest size that fits, when it exceeds
     /// `--memory` or the system's available memory.
     static func checkMemory(
-        _ spec: VideoJobSpec, pipeline: WanVideoPipeline, options: CommandLineOptions
+        _ spec: VideoJobSpec, family: any VideoModelFamily, folder: ModelFolder, options: CommandLineOptions
     ) throws -> GenerationMemory {
-        let weights = GenerationMemory.weightBytes(folder: pipeline.folder.path)
-        let predict = { (job: VideoJobSpec) in try GenerationMemory.estimate(spec: job, pipeline: pipeline, weightBytes: weights) }
+        let weights = GenerationMemory.weightBytes(folder: folder.path)
+        let predict = { (job: VideoJobSpec) in try GenerationMemory.estimate(spec: job, family: family, weightBytes: weights) }
         let predicted = try predict(spec)
         let budget: Int?
         let source: String
@@ -122,7 +122,7 @@ enum GenerateCommand: Command {
             source = "the system's available memory (MemAvailable)"
         }
         guard let budget, predicted.totalBytes > budget else { return predicted }
-        let multiple = pipeline.vae.config.spatialCompression * pipeline.transformer.config.patchSize[1]
+        let multiple = family.layout.pixelMultiple
         let largest = try GenerationMemory.largestFittingSize(spec: spec, multiple: multiple, budget: budget, predict: predict)
         let what = spec.frames == 1 ? "image" : "video of \(spec.frames) frames"
         let advice = largest.map { "the largest \(what) of this shape that fits is \($0.width)x\($0.height)" }

@@ -11,10 +11,9 @@ import Cluster
 /// - latents: six latent-sized buffers (the latent, the blended output, the scheduler's history, the next latent;
 ///   docs/BENCHMARKS.md "Generation memory");
 /// - transformer: one window's working memory, the cluster planner's figures for one micro-batch
-///   (`CoordinatorModel.planningModel`);
-/// - VAE: one chunk at full resolution, `4 bytes x channels x k` per output pixel, with k = 16 for a single frame
-///   and 52 for a chunk of four (calibrated on the demo VAE: 713 and 2,197 bytes per pixel measured, 768 and 2,496
-///   predicted). The transformer and the VAE run one after the other, so the larger of the two counts.
+///   (`TransformerFigures`: activations, one block's workspace, the projected texts);
+/// - VAE: the family's figures for decoding (and for encoding known media), `VideoAutoencoder.decodingBytes` and
+///   `encodingBytes`. The transformer and the VAE run one after the other, so the larger of the two counts.
 struct GenerationMemory: Equatable {
     var weightBytes: Int
     var latentBytes: Int
@@ -27,20 +26,20 @@ struct GenerationMemory: Equatable {
     /// The predicted peak.
     var totalBytes: Int { Self.processBytes + weightBytes + latentBytes + max(transformerBytes, vaeBytes) }
 
-    /// The prediction for `spec` on `pipeline`'s model, whose files weigh `weightBytes`.
-    static func estimate(spec: VideoJobSpec, pipeline: WanVideoPipeline, weightBytes: Int) throws -> GenerationMemory {
-        let vae = pipeline.vae.config
-        let planning = try CoordinatorModel.planningModel(
-            config: pipeline.transformer.config, bytesPerLayer: 0, spec: spec, spatialCompression: vae.spatialCompression)
-        let latentElements = pipeline.latentShape(for: spec).reduce(1, *)
-        let pixels = spec.width * spec.height
-        let chunkFactor = spec.frames == 1 ? 16 : 52
-        let decoding = 4 * vae.decoderDim * (vae.dimMult.first ?? 1) * chunkFactor * pixels
-        // Encoding known media goes through the encoder's full-resolution level in chunks of four frames.
-        let encoding = (spec.media ?? []).isEmpty ? 0 : 4 * vae.baseDim * (vae.dimMult.first ?? 1) * 52 * pixels
+    /// The prediction for `spec` on `family`'s model, whose files weigh `weightBytes`.
+    static func estimate(spec: VideoJobSpec, family: any VideoModelFamily, weightBytes: Int) throws -> GenerationMemory {
+        let figures = family.figures
+        let tokens = try family.layout.largestWindowTokens(of: spec)
+        let textLength = spec.maxSequenceLength
+        let branches = spec.usesGuidance ? 2 : 1
+        let latentElements = family.layout.latentShape(for: spec).reduce(1, *)
+        let vae = family.autoencoder
+        let decoding = vae.decodingBytes(width: spec.width, height: spec.height, frames: spec.frames)
+        let encoding = (spec.media ?? []).isEmpty ? 0 : vae.encodingBytes(width: spec.width, height: spec.height)
         return GenerationMemory(
             weightBytes: weightBytes, latentBytes: 6 * 4 * latentElements,
-            transformerBytes: planning.workspaceBytes + planning.activationBytes + planning.jobContextBytes,
+            transformerBytes: figures.workspaceBytes(tokens: tokens, textLength: textLength)
+                + figures.activationBytes(tokens: tokens) + branches * figures.textBytes(textLength: textLength),
             vaeBytes: max(decoding, encoding))
     }
 

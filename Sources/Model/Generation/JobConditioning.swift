@@ -67,7 +67,7 @@ public enum JobConditioning {
     /// known video over the frames they depend on), the SDEdit start, the pass-through frames. `noise` is the
     /// job's initial noise [1, C, T, h, w].
     public static func prepare(
-        spec: VideoJobSpec, vae: WanVAE, noise: Tensor, scheduler: any DiffusionScheduler,
+        spec: VideoJobSpec, vae: any VideoAutoencoder, noise: Tensor, scheduler: any DiffusionScheduler,
         load: (String) throws -> [RGBFrame]
     ) throws -> PreparedConditioning {
         guard !(spec.media ?? []).isEmpty else {
@@ -80,7 +80,7 @@ public enum JobConditioning {
             // A loop has no start: the whole clip is encoded as a circle (`WanVAE.encodeLooping`).
             if spec.editStrength != nil || !pins.isEmpty {
                 let video = try videoTensor(known, count: spec.frames, width: spec.width, height: spec.height)
-                latents = try vae.config.normalizeLatents(try vae.encodeLooping(video))
+                latents = try vae.encodeLatents(video, timeline: .looping)
             }
         } else {
             // Latent frames needed: through the last pinned one (the causal encoder needs nothing after it), or all.
@@ -88,7 +88,7 @@ public enum JobConditioning {
             if latentCount > 0 {
                 let frames = spec.pixelSpan(ofLatentFrame: latentCount - 1).upperBound
                 let video = try videoTensor(known, count: frames, width: spec.width, height: spec.height)
-                latents = try vae.config.normalizeLatents(try vae.encode(video))
+                latents = try vae.encodeLatents(video, timeline: .ordinary)
             }
         }
         var conditioning: LatentConditioning?

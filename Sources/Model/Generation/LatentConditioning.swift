@@ -100,8 +100,8 @@ public enum TokenTimesteps {
         return Tensor(shape: [1, values.count], scalars: values)
     }
 
-    /// The distinct timesteps in order of first appearance and each token's row among them: exactly the grouping
-    /// `WanTransformer.embed` makes for a `[1, tokens]` timestep (so a stage split computes the same rows).
+    /// The distinct timesteps in order of first appearance and each token's row among them (-0 and +0 are one
+    /// value): how `WanTransformer.entry` embeds per-token timesteps, each distinct value once.
     public static func rows(of timesteps: [Float]) -> (distinct: [Float], rows: [Int32]) {
         var rowOfValue: [UInt32: Int32] = [:]
         var distinct: [Float] = []

@@ -2,6 +2,14 @@
 // safetensors for parity checks. Chosen by the output file's extension.
 import Foundation
 
+/// Receives the decoded video as it streams out of the VAE.
+public protocol VideoSink: AnyObject {
+    /// A chunk of decoded frames, [1, 3, F, H, W] with values in [-1, 1].
+    func consume(_ chunk: Tensor) throws
+    /// Called once after the last chunk, with the final latent as the denoising loop left it.
+    func finish(latents: Tensor) throws
+}
+
 /// Converts decoded chunks [1, 3, F, H, W] in [-1, 1] to frames, the way the Wan pipeline post-processes video.
 public enum DecodedVideo {
     /// The [0, 1] value of a decoded sample: `clamp(x / 2 + 0.5, 0, 1)` (diffusers `postprocess_video`).

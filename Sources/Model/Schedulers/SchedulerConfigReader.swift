@@ -1,48 +1,10 @@
-// Reads diffusers scheduler_config.json objects field by field, with strict JSON types (diffusers ConfigMixin).
+// Reads diffusers scheduler_config.json objects field by field, with strict JSON types (diffusers ConfigMixin), from
+// the Model module's one JSON reader (`JSONParser`).
 import Foundation
-
-/// A JSON value as decoded, keeping booleans, numbers and null apart so types can be checked strictly.
-enum SchedulerJSONValue: Decodable, Equatable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([SchedulerJSONValue])
-    case object([String: SchedulerJSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([SchedulerJSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: SchedulerJSONValue].self))
-        }
-    }
-
-    /// A short rendering for error messages.
-    var summary: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let value): return String(value)
-        case .number(let value): return String(value)
-        case .string(let value): return "\"\(value.prefix(80))\""
-        case .array(let values): return "an array of \(values.count) values"
-        case .object(let fields): return "an object of \(fields.count) fields"
-        }
-    }
-}
 
 /// Typed access to the fields of one scheduler config object; a missing or null field takes the diffusers default.
 struct SchedulerConfigReader {
-    let fields: [String: SchedulerJSONValue]
+    let fields: [String: JSONValue]
 
     /// Decodes a JSON object from bytes (bounded by `SchedulerLimits.maxConfigBytes`).
     init(data: Data, origin: String) throws {
@@ -50,9 +12,9 @@ struct SchedulerConfigReader {
             throw SchedulerError.unreadableConfig(
                 path: origin, reason: "\(data.count) bytes, more than the \(SchedulerLimits.maxConfigBytes) allowed")
         }
-        let value: SchedulerJSONValue
+        let value: JSONValue
         do {
-            value = try JSONDecoder().decode(SchedulerJSONValue.self, from: data)
+            value = try JSONParser.parse([UInt8](data))
         } catch {
             throw SchedulerError.unreadableConfig(path: origin, reason: "not valid JSON (\(error))")
         }
@@ -62,15 +24,10 @@ struct SchedulerConfigReader {
         self.fields = fields
     }
 
-    init(fields: [String: SchedulerJSONValue]) {
-        self.fields = fields
-    }
-
     /// The field's value, with JSON null treated as absent (diffusers passes None, and every default we use is
     /// either None or the documented default).
-    private func value(_ key: String) -> SchedulerJSONValue? {
-        guard let value = fields[key], value != .null else { return nil }
-        return value
+    private func value(_ key: String) -> JSONValue? {
+        fields.optional(key)
     }
 
     func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
@@ -89,7 +46,7 @@ struct SchedulerConfigReader {
     /// A finite number, or nil when absent or null.
     func optionalDouble(_ key: String) throws -> Double? {
         guard let value = value(key) else { return nil }
-        guard case .number(let result) = value, result.isFinite else {
+        guard let result = value.numberValue, result.isFinite else {
             throw SchedulerError.wrongType(field: key, expected: "a finite number", seen: value.summary)
         }
         return result
@@ -98,7 +55,7 @@ struct SchedulerConfigReader {
     /// A whole number within `range`.
     func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
         guard let value = value(key) else { return defaultValue }
-        guard case .number(let number) = value, let result = Int(exactly: number) else {
+        guard let number = value.numberValue, let result = Int(exactly: number) else {
             throw SchedulerError.wrongType(field: key, expected: "a whole number", seen: value.summary)
         }
         guard range.contains(result) else {
@@ -138,7 +95,7 @@ struct SchedulerConfigReader {
                 field: key, value: value.summary, reason: "at most \(maxCount) entries are allowed")
         }
         return try items.map { item in
-            guard case .number(let number) = item, let result = Int(exactly: number), range.contains(result) else {
+            guard let number = item.numberValue, let result = Int(exactly: number), range.contains(result) else {
                 throw SchedulerError.wrongType(
                     field: key, expected: "whole numbers between \(range.lowerBound) and \(range.upperBound)",
                     seen: item.summary)

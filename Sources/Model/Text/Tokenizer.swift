@@ -57,11 +57,11 @@ public struct Tokenizer: Sendable {
         let bytes = try Self.readFile(file, limit: Self.maxFileBytes)
         let configPath = ((file as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent("tokenizer_config.json")
-        var config: [String: TokenizerJSON] = [:]
+        var config: [String: JSONValue] = [:]
         if FileManager.default.fileExists(atPath: configPath) {
             let configBytes = try Self.readFile(configPath, limit: Self.maxFileBytes)
             do {
-                config = try TokenizerJSON.parse(configBytes).objectValue("tokenizer_config.json")
+                config = try JSONValue.parseTokenizerFile(configBytes).objectValue("tokenizer_config.json")
             } catch {
                 throw .file(path: configPath, reason: error.description)
             }
@@ -75,11 +75,11 @@ public struct Tokenizer: Sendable {
 
     /// Parses a tokenizer.json held in memory. `config` holds tokenizer_config.json's members (`pad_token`,
     /// `padding_side`, `truncation_side`); without `pad_token` the pad token is `<pad>` (T5's).
-    public init(json bytes: [UInt8], config: [String: TokenizerJSON] = [:]) throws(TokenizerError) {
+    public init(json bytes: [UInt8], config: [String: JSONValue] = [:]) throws(TokenizerError) {
         guard bytes.count <= Self.maxFileBytes else {
             throw .limitExceeded(what: "tokenizer.json size in bytes", value: bytes.count, limit: Self.maxFileBytes)
         }
-        let root = try TokenizerJSON.parse(bytes).objectValue("(root)")
+        let root = try JSONValue.parseTokenizerFile(bytes).objectValue("(root)")
         if let version = root.optional("version") {
             let text = try version.stringValue("version")
             guard text == "1.0" else { throw .invalidField(path: "version", reason: "unknown version \"\(text)\"") }
@@ -116,7 +116,7 @@ public struct Tokenizer: Sendable {
         truncatesOnRight = try Self.side(config, "truncation_side")
     }
 
-    private static func side(_ config: [String: TokenizerJSON], _ key: String) throws(TokenizerError) -> Bool {
+    private static func side(_ config: [String: JSONValue], _ key: String) throws(TokenizerError) -> Bool {
         guard let value = config.optional(key) else { return true }
         switch try value.stringValue("tokenizer_config.json \(key)") {
         case "right": return true

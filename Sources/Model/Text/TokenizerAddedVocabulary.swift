@@ -25,7 +25,7 @@ struct TokenizerAddedVocabulary: Sendable {
 
     /// Reads `added_tokens` and assigns ids as tokenizers does when it loads a file: a token already in the model
     /// keeps the model's id, a new one takes the next id after the model's vocabulary.
-    init(json: TokenizerJSON?, model: TokenizerUnigram, normalizer: TokenizerNormalizer?) throws(TokenizerError) {
+    init(json: JSONValue?, model: TokenizerUnigram, normalizer: TokenizerNormalizer?) throws(TokenizerError) {
         let entries = try json?.arrayValue("added_tokens") ?? []
         guard entries.count <= Self.maxCount else {
             throw .limitExceeded(what: "added_tokens count", value: entries.count, limit: Self.maxCount)

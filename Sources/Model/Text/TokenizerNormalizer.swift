@@ -17,7 +17,7 @@ indirect enum TokenizerNormalizer: Sendable {
     }
 
     /// Reads a normalizer object; unsupported types are refused naming the type.
-    static func parse(_ json: TokenizerJSON, path: String) throws(TokenizerError) -> TokenizerNormalizer {
+    static func parse(_ json: JSONValue, path: String) throws(TokenizerError) -> TokenizerNormalizer {
         let object = try json.objectValue(path)
         let type = try object.required("type", path).stringValue("\(path).type")
         switch type {
@@ -52,7 +52,7 @@ indirect enum TokenizerNormalizer: Sendable {
     }
 
     /// Reads a `{"String": ...}` or `{"Regex": ...}` pattern (a string pattern is matched literally).
-    static func parsePattern(_ json: TokenizerJSON, path: String) throws(TokenizerError) -> TokenizerRegex {
+    static func parsePattern(_ json: JSONValue, path: String) throws(TokenizerError) -> TokenizerRegex {
         let object = try json.objectValue(path)
         guard object.count == 1, let (kind, value) = object.first else {
             throw .invalidField(path: path, reason: "expected exactly one of \"String\" or \"Regex\"")

@@ -19,7 +19,7 @@ struct TokenizerPostProcessor: Sendable {
     }
 
     /// Reads a `post_processor` object; only `TemplateProcessing` is supported.
-    init(json: TokenizerJSON, path: String) throws(TokenizerError) {
+    init(json: JSONValue, path: String) throws(TokenizerError) {
         let object = try json.objectValue(path)
         let type = try object.required("type", path).stringValue("\(path).type")
         guard type == "TemplateProcessing" else { throw .unsupportedComponent(component: "post_processor", type: type) }

@@ -22,7 +22,7 @@ indirect enum TokenizerPreTokenizer: Sendable {
     case split(TokenizerPattern, behavior: TokenizerSplitBehavior)
 
     /// Reads a pre-tokenizer object; unsupported types are refused naming the type.
-    static func parse(_ json: TokenizerJSON, path: String) throws(TokenizerError) -> TokenizerPreTokenizer {
+    static func parse(_ json: JSONValue, path: String) throws(TokenizerError) -> TokenizerPreTokenizer {
         let object = try json.objectValue(path)
         let type = try object.required("type", path).stringValue("\(path).type")
         switch type {

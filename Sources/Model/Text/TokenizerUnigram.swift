@@ -22,7 +22,7 @@ struct TokenizerUnigram: Sendable {
     static let maxPieceBytes = 1_024
 
     /// Reads the `model` object; only `"type": "Unigram"` is supported.
-    init(json: TokenizerJSON, path: String) throws(TokenizerError) {
+    init(json: JSONValue, path: String) throws(TokenizerError) {
         let object = try json.objectValue(path)
         let type = try object.required("type", path).stringValue("\(path).type")
         guard type == "Unigram" else { throw .unsupportedComponent(component: "model", type: type) }

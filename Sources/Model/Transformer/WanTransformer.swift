@@ -122,7 +122,64 @@ public struct WanTransformer: Sendable {
     public func embed(hiddenStates: Tensor, timestep: Tensor, encoderHiddenStates: Tensor) throws
         -> TransformerStageState
     {
+        let grid = try checkEntryInputs(hiddenStates: hiddenStates, timestep: timestep)
+        let text = encoderHiddenStates.shape
+        guard text.count == 3, text[0] == grid.batch, text[1] > 0, text[2] == config.textDim else {
+            throw TransformerError.invalidInput(
+                "encoder_hidden_states has shape \(text), expected [\(grid.batch), length >= 1, \(config.textDim)]")
+        }
+        return try entry(
+            hiddenStates: hiddenStates, timestep: timestep, projectedText: try projectText(encoderHiddenStates))
+    }
+
+    /// The condition embedder's text branch: what every block's cross-attention reads, `[B, L, dim]` from the text
+    /// encoder's `[B, L, text_dim]`. It depends on the prompt only, so a job computes it once per guidance branch.
+    public func projectText(_ encoderHiddenStates: Tensor) throws -> Tensor {
+        guard let conditionEmbedder else {
+            throw TransformerError.invalidInput("this stage does not host the entry piece (condition embedding)")
+        }
+        let text = encoderHiddenStates.shape
+        guard text.count == 3, text[1] > 0, text[2] == config.textDim else {
+            throw TransformerError.invalidInput(
+                "encoder_hidden_states has shape \(text), expected [batch, length >= 1, \(config.textDim)]")
+        }
+        return conditionEmbedder.embedText(encoderHiddenStates)
+    }
+
+    /// The entry piece with the text already projected (`projectText`): patch and timestep embedding and the
+    /// rotary tables. `embed` is this after `projectText`, value for value.
+    public func entry(hiddenStates: Tensor, timestep: Tensor, projectedText: Tensor) throws -> TransformerStageState {
+        let grid = try checkEntryInputs(hiddenStates: hiddenStates, timestep: timestep)
+        let text = projectedText.shape
+        guard text.count == 3, text[0] == grid.batch, text[1] > 0, text[2] == config.innerDim else {
+            throw TransformerError.invalidInput(
+                "projected text has shape \(text), expected [\(grid.batch), length >= 1, \(config.innerDim)]")
+        }
         guard let patchEmbedding, let conditionEmbedder else {
+            throw TransformerError.invalidInput("this stage does not host the entry piece (patch and condition embedding)")
+        }
+        let rotary = try rotaryTables(for: grid)
+        let tokens = try patchEmbedding(hiddenStates)
+        var tokenRows: [Int32]?
+        var timesteps = timestep.scalars
+        if timestep.rank == 2 {
+            // Per-token timesteps: embed each distinct value once and give every token the row of its value.
+            let perSample = timestep.shape[1]
+            let perToken = (0..<(grid.batch * grid.tokens)).map { index in
+                timesteps[(index / grid.tokens) * perSample + (perSample == 1 ? 0 : index % grid.tokens)]
+            }
+            (timesteps, tokenRows) = TokenTimesteps.rows(of: perToken)
+        }
+        let (embedding, projection) = conditionEmbedder.embedTimesteps(timesteps)
+        return TransformerStageState(
+            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
+            tokenTimestepRows: tokenRows, textEmbeddings: projectedText, rotary: rotary, grid: grid, nextBlock: 0)
+    }
+
+    /// The patch grid of the entry's latent input, after checking that the entry piece is hosted and that the
+    /// timestep has one of the accepted shapes.
+    private func checkEntryInputs(hiddenStates: Tensor, timestep: Tensor) throws -> WanPatchGrid {
+        guard let patchEmbedding else {
             throw TransformerError.invalidInput(
                 "this stage does not host the entry piece (patch and condition embedding)")
         }
@@ -144,44 +201,7 @@ public struct WanTransformer: Sendable {
             throw TransformerError.invalidInput(
                 "timestep must be [batch] or [batch, tokens], got shape \(timestep.shape)")
         }
-        let text = encoderHiddenStates.shape
-        guard text.count == 3, text[0] == batch, text[1] > 0, text[2] == config.textDim else {
-            throw TransformerError.invalidInput(
-                "encoder_hidden_states has shape \(text), expected [\(batch), length >= 1, \(config.textDim)]")
-        }
-        let rotary = try rotaryTables(for: grid)
-        let tokens = try patchEmbedding(hiddenStates)
-        var tokenRows: [Int32]?
-        var timesteps = timestep.scalars
-        if timestep.rank == 2 {
-            // Per-token timesteps: embed each distinct value once (in order of first appearance) and give every
-            // token the row of its value.
-            var rowOfValue: [UInt32: Int32] = [:]
-            var distinct: [Float] = []
-            var rows = [Int32](repeating: 0, count: batch * grid.tokens)
-            let perSample = timestep.shape[1]
-            for b in 0..<batch {
-                for n in 0..<grid.tokens {
-                    let value = timesteps[b * perSample + (perSample == 1 ? 0 : n)]
-                    let key = value == 0 ? 0 : value.bitPattern  // -0 and +0 embed identically
-                    if let row = rowOfValue[key] {
-                        rows[b * grid.tokens + n] = row
-                    } else {
-                        let row = Int32(distinct.count)
-                        rowOfValue[key] = row
-                        distinct.append(value)
-                        rows[b * grid.tokens + n] = row
-                    }
-                }
-            }
-            timesteps = distinct
-            tokenRows = rows
-        }
-        let (embedding, projection) = conditionEmbedder.embedTimesteps(timesteps)
-        return TransformerStageState(
-            hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
-            tokenTimestepRows: tokenRows, textEmbeddings: conditionEmbedder.embedText(encoderHiddenStates),
-            rotary: rotary, grid: grid, nextBlock: 0)
+        return grid
     }
 
     /// Runs blocks `range` (hosted by this instance, starting at the state's next block) on the state.

@@ -1,41 +1,49 @@
-// A strict, bounded JSON reader for safetensors headers and index files (RFC 8259).
+// A strict, bounded JSON parser (RFC 8259) over UTF-8 bytes: the one reader behind every JSON file the Model module
+// reads. Duplicate keys, lone surrogates, invalid UTF-8, over-deep nesting and over-long numbers are refused, and an
+// error names the byte offset and the path of the value being read there.
 
-/// A parsed JSON value. Objects keep their keys in a dictionary; duplicate keys are rejected while parsing.
-enum JSONValue: Equatable {
-    case null
-    case bool(Bool)
-    /// A number kept as its source text, so integers of any size are converted exactly (or refused).
-    case number(String)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    /// The value as an exact non-negative integer that fits `Int`, or nil.
-    var nonNegativeInteger: Int? {
-        guard case .number(let text) = self, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            return nil
-        }
-        return Int(text)
-    }
-}
-
-/// A parse failure, with the byte offset where it happened.
-struct JSONParseError: Error, CustomStringConvertible {
+/// A parse failure, with the byte offset where it happened and the path of the value being read there.
+public struct JSONParseError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Byte offset into the parsed text.
-    let offset: Int
+    public let offset: Int
     /// What was wrong there.
-    let reason: String
-    var description: String { "\(reason) at byte \(offset)" }
+    public let reason: String
+    /// The value being read: object keys joined by ".", array indices in brackets; "" at the top level.
+    public let path: String
+
+    /// Creates an error at `offset` while reading the value at `path`.
+    public init(offset: Int, reason: String, path: String) {
+        self.offset = offset
+        self.reason = reason
+        self.path = path
+    }
+
+    /// "reason at byte N (in path)".
+    public var description: String { "\(reason) at byte \(offset)" + (path.isEmpty ? "" : " (in \(path))") }
 }
 
-/// A recursive-descent JSON parser over UTF-8 bytes with a nesting-depth limit.
-struct JSONParser {
+/// A recursive-descent JSON parser over UTF-8 bytes with bounds on nesting depth and number length.
+public struct JSONParser {
+    /// The deepest nesting accepted by default (objects and arrays inside each other).
+    public static let maximumDepth = 64
+    /// The longest number accepted, in characters (no JSON file we read needs more than a double's 17 digits).
+    public static let maxNumberLength = 64
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private var position = 0
     private let maximumDepth: Int
+    /// The keys and indices leading to the value being read, for error messages.
+    private var path: [PathComponent] = []
+
+    private enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
 
     /// Parses one JSON document that must fill `bytes` (whitespace aside).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int = 64) throws(JSONParseError) -> JSONValue {
+    public static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int = JSONParser.maximumDepth
+    ) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth)
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -44,14 +52,11 @@ struct JSONParser {
     }
 
     /// Parses one JSON document held in an array of bytes.
-    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        do {
-            return try bytes.withUnsafeBufferPointer { try parse($0) }
-        } catch let error as JSONParseError {
-            throw error
-        } catch {
-            throw JSONParseError(offset: 0, reason: "\(error)")
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer) }
         }
+        return try result.get()
     }
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
@@ -59,10 +64,28 @@ struct JSONParser {
         self.maximumDepth = maximumDepth
     }
 
-    private func error(_ reason: String) -> JSONParseError { JSONParseError(offset: position, reason: reason) }
+    private var pathText: String {
+        var text = ""
+        for component in path {
+            switch component {
+            case .key(let key): text += text.isEmpty ? key : "." + key
+            case .index(let index): text += "[\(index)]"
+            }
+        }
+        return text
+    }
+
+    private func error(_ reason: String, at offset: Int? = nil) -> JSONParseError {
+        JSONParseError(offset: offset ?? position, reason: reason, path: pathText)
+    }
 
     private mutating func skipWhitespace() {
-        while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
+        while position < bytes.count {
+            switch bytes[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
     }
 
     private mutating func expect(_ literal: String) throws(JSONParseError) {
@@ -73,7 +96,7 @@ struct JSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        if depth > maximumDepth { throw error("nesting deeper than \(maximumDepth)") }
+        if depth >= maximumDepth { throw error("nesting deeper than \(maximumDepth)") }
         skipWhitespace()
         guard position < bytes.count else { throw error("unexpected end of JSON") }
         switch bytes[position] {
@@ -103,9 +126,11 @@ struct JSONParser {
             let key = try parseString()
             skipWhitespace()
             try expect(":")
+            path.append(.key(key))
             let value = try parseValue(depth: depth + 1)
+            path.removeLast()
             if members.updateValue(value, forKey: key) != nil {
-                throw JSONParseError(offset: keyOffset, reason: "duplicate key \(key.debugDescription)")
+                throw error("duplicate key \(key.debugDescription)", at: keyOffset)
             }
             skipWhitespace()
             guard position < bytes.count else { throw error("unterminated object") }
@@ -124,7 +149,9 @@ struct JSONParser {
             return .array(elements)
         }
         while true {
+            path.append(.index(elements.count))
             elements.append(try parseValue(depth: depth + 1))
+            path.removeLast()
             skipWhitespace()
             guard position < bytes.count else { throw error("unterminated array") }
             if bytes[position] == UInt8(ascii: ",") { position += 1; continue }
@@ -156,6 +183,9 @@ struct JSONParser {
             guard position < bytes.count, isDigit(bytes[position]) else { throw error("malformed number") }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
+        guard position - start <= Self.maxNumberLength else {
+            throw error("number longer than \(Self.maxNumberLength) characters", at: start)
+        }
         return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
     }
 
@@ -185,7 +215,7 @@ struct JSONParser {
             guard end > runStart else { return }
             let run = UnsafeBufferPointer(rebasing: bytes[runStart..<end])
             guard let text = String(validating: run, as: UTF8.self) else {
-                throw JSONParseError(offset: runStart, reason: "invalid UTF-8 in string")
+                throw error("invalid UTF-8 in string", at: runStart)
             }
             scalars.append(contentsOf: text.unicodeScalars)
         }
@@ -239,28 +269,3 @@ struct JSONParser {
     }
 }
 
-// MARK: - Writing
-
-extension JSONValue {
-    /// `text` as a JSON string literal (quotes and escapes included).
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
-}
