@@ -32,14 +32,19 @@ public struct WanAttention: Sendable {
         -> Tensor
     {
         let source = context ?? hiddenStates
-        var query = Ops.rmsNorm(toQ(hiddenStates), weight: normQ, eps: eps)
-        var key = Ops.rmsNorm(toK(source), weight: normK, eps: eps)
-        let value = toV(source)
+        let kind = context == nil ? "self" : "cross"
+        var query = OpProfile.measure("\(kind) q projection") { toQ(hiddenStates) }
+        query = OpProfile.measure("\(kind) q/k rmsNorm") { Ops.rmsNorm(query, weight: normQ, eps: eps) }
+        var key = OpProfile.measure("\(kind) k,v projections") { toK(source) }
+        key = OpProfile.measure("\(kind) q/k rmsNorm") { Ops.rmsNorm(key, weight: normK, eps: eps) }
+        let value = OpProfile.measure("\(kind) k,v projections") { toV(source) }
         if let rotary {
-            query = WanRotaryPosEmbed.apply(query, tables: rotary)
-            key = WanRotaryPosEmbed.apply(key, tables: rotary)
+            query = OpProfile.measure("rope apply") { WanRotaryPosEmbed.apply(query, tables: rotary) }
+            key = OpProfile.measure("rope apply") { WanRotaryPosEmbed.apply(key, tables: rotary) }
         }
-        let attended = Ops.attention(query: query, key: key, value: value, heads: heads)
-        return toOut(attended)
+        let attended = OpProfile.measure("\(kind)-attention core (scores, softmax, values)") {
+            Ops.attention(query: query, key: key, value: value, heads: heads)
+        }
+        return OpProfile.measure("\(kind) out projection") { toOut(attended) }
     }
 }

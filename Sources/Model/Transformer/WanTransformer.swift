@@ -149,8 +149,8 @@ public struct WanTransformer: Sendable {
             throw TransformerError.invalidInput(
                 "encoder_hidden_states has shape \(text), expected [\(batch), length >= 1, \(config.textDim)]")
         }
-        let rotary = try rotaryTables(for: grid)
-        let tokens = try patchEmbedding(hiddenStates)
+        let rotary = try OpProfile.measure("entry: rotary tables") { try rotaryTables(for: grid) }
+        let tokens = try OpProfile.measure("entry: patch embedding") { try patchEmbedding(hiddenStates) }
         var tokenRows: [Int32]?
         var timesteps = timestep.scalars
         if timestep.rank == 2 {
@@ -177,10 +177,13 @@ public struct WanTransformer: Sendable {
             timesteps = distinct
             tokenRows = rows
         }
-        let (embedding, projection) = conditionEmbedder.embedTimesteps(timesteps)
+        let (embedding, projection) = OpProfile.measure("entry: timestep embedding") {
+            conditionEmbedder.embedTimesteps(timesteps)
+        }
+        let textEmbeddings = OpProfile.measure("entry: text embedding") { conditionEmbedder.embedText(encoderHiddenStates) }
         return TransformerStageState(
             hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
-            tokenTimestepRows: tokenRows, textEmbeddings: conditionEmbedder.embedText(encoderHiddenStates),
+            tokenTimestepRows: tokenRows, textEmbeddings: textEmbeddings,
             rotary: rotary, grid: grid, nextBlock: 0)
     }
 
@@ -220,12 +223,16 @@ public struct WanTransformer: Sendable {
         let modulation = WanModulation(
             table: exitHead.scaleShiftTable, projection: state.timeEmbedding, tokenRows: state.tokenTimestepRows,
             dim: dim, sharedProjection: true)
-        let normed = modulation.modulate(
-            Ops.layerNorm(state.hiddenStates, weight: nil, bias: nil, eps: Float(config.eps)), shift: 0, scale: 1)
-        let projected = exitHead.projection(normed)
+        let normed = OpProfile.measure("exit: output norm and modulation") {
+            modulation.modulate(
+                Ops.layerNorm(state.hiddenStates, weight: nil, bias: nil, eps: Float(config.eps)), shift: 0, scale: 1)
+        }
+        let projected = OpProfile.measure("exit: output projection") { exitHead.projection(normed) }
         let p = config.patchSize
-        return WanPatchEmbedding.unpatchify(
-            projected, grid: state.grid, patch: (p[0], p[1], p[2]), outChannels: config.outChannels)
+        return OpProfile.measure("exit: unpatchify") {
+            WanPatchEmbedding.unpatchify(
+                projected, grid: state.grid, patch: (p[0], p[1], p[2]), outChannels: config.outChannels)
+        }
     }
 
     /// The whole forward pass: `embed`, every block, `finish`.

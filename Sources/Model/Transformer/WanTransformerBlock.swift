@@ -50,14 +50,24 @@ public struct WanTransformerBlock: Sendable {
             table: scaleShiftTable, projection: timestepProjection, tokenRows: tokenTimestepRows, dim: dim,
             sharedProjection: false)
         // 1. Self-attention.
-        var normed = modulation.modulate(
-            Ops.layerNorm(hiddenStates, weight: nil, bias: nil, eps: eps), shift: 0, scale: 1)
-        var x = modulation.gatedAdd(hiddenStates, selfAttention(normed, rotary: rotary), gate: 2)
+        var normed = OpProfile.measure("norm1 layerNorm") { Ops.layerNorm(hiddenStates, weight: nil, bias: nil, eps: eps) }
+        normed = OpProfile.measure("modulate (shift, scale)") { modulation.modulate(normed, shift: 0, scale: 1) }
+        let attended = selfAttention(normed, rotary: rotary)
+        var x = OpProfile.measure("gated residual") { modulation.gatedAdd(hiddenStates, attended, gate: 2) }
         // 2. Cross-attention.
-        normed = crossNormWeight == nil ? x : Ops.layerNorm(x, weight: crossNormWeight, bias: crossNormBias, eps: eps)
-        x = Ops.add(x, crossAttention(normed, context: text))
+        if crossNormWeight != nil {
+            normed = OpProfile.measure("norm2 layerNorm (affine)") {
+                Ops.layerNorm(x, weight: crossNormWeight, bias: crossNormBias, eps: eps)
+            }
+        } else {
+            normed = x
+        }
+        let crossAttended = crossAttention(normed, context: text)
+        x = OpProfile.measure("residual add") { Ops.add(x, crossAttended) }
         // 3. Feed-forward.
-        normed = modulation.modulate(Ops.layerNorm(x, weight: nil, bias: nil, eps: eps), shift: 3, scale: 4)
-        return modulation.gatedAdd(x, feedForward(normed), gate: 5)
+        normed = OpProfile.measure("norm3 layerNorm") { Ops.layerNorm(x, weight: nil, bias: nil, eps: eps) }
+        normed = OpProfile.measure("modulate (shift, scale)") { modulation.modulate(normed, shift: 3, scale: 4) }
+        let fed = feedForward(normed)
+        return OpProfile.measure("gated residual") { modulation.gatedAdd(x, fed, gate: 5) }
     }
 }
