@@ -20,6 +20,8 @@ public struct WanTransformer: Sendable {
     /// The rotary position embedding (no weights).
     public let rope: WanRotaryPosEmbed
     let exitHead: ExitHead?
+    /// The projected text and the blocks' cross-attention keys and values of the prompts seen last.
+    let promptCache = WanPromptCache()
 
     /// The output norm's modulation table and `proj_out`.
     struct ExitHead: Sendable {
@@ -180,7 +182,9 @@ public struct WanTransformer: Sendable {
         let (embedding, projection) = OpProfile.measure("entry: timestep embedding") {
             conditionEmbedder.embedTimesteps(timesteps)
         }
-        let textEmbeddings = OpProfile.measure("entry: text embedding") { conditionEmbedder.embedText(encoderHiddenStates) }
+        let textEmbeddings = promptCache.textEmbeddings(for: encoderHiddenStates) { text in
+            OpProfile.measure("entry: text embedding") { conditionEmbedder.embedText(text) }
+        }
         return TransformerStageState(
             hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
             tokenTimestepRows: tokenRows, textEmbeddings: textEmbeddings,
@@ -200,10 +204,14 @@ public struct WanTransformer: Sendable {
         }
         try checkState(state)
         var state = state
+        let prompt = promptCache.entry(for: state.textEmbeddings)
         for index in range {
-            state.hiddenStates = blocks[index - layers.lowerBound](
-                state.hiddenStates, text: state.textEmbeddings, timestepProjection: state.timestepProjection,
-                tokenTimestepRows: state.tokenTimestepRows, rotary: state.rotary)
+            let block = blocks[index - layers.lowerBound]
+            let text = state.textEmbeddings
+            let keysValues = prompt?.keysValues(block: index) { block.textKeysValues(text) }
+            state.hiddenStates = block(
+                state.hiddenStates, text: text, timestepProjection: state.timestepProjection,
+                tokenTimestepRows: state.tokenTimestepRows, rotary: state.rotary, textKeysValues: keysValues)
             state.nextBlock = index + 1
         }
         return state

@@ -46,6 +46,24 @@ public struct WanTransformerBlock: Sendable {
         _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]? = nil,
         rotary: WanRotaryTables
     ) -> Tensor {
+        self(
+            hiddenStates, text: text, timestepProjection: timestepProjection, tokenTimestepRows: tokenTimestepRows,
+            rotary: rotary, textKeysValues: nil)
+    }
+
+    /// The cross-attention's keys and values over the projected text `[B, L, dim]`: what the block computes from
+    /// the text at every call, to compute once per prompt and pass back as `textKeysValues`.
+    public func textKeysValues(_ text: Tensor) -> WanAttention.KeysValues {
+        crossAttention.keysValues(context: text)
+    }
+
+    /// Runs the block as `callAsFunction(_:text:...)` does, with the cross-attention's keys and values over `text`
+    /// taken from `textKeysValues` when given (they must come from `textKeysValues(text)`; the result is then the
+    /// same bytes as recomputing them).
+    public func callAsFunction(
+        _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]?,
+        rotary: WanRotaryTables, textKeysValues: WanAttention.KeysValues?
+    ) -> Tensor {
         let modulation = WanModulation(
             table: scaleShiftTable, projection: timestepProjection, tokenRows: tokenTimestepRows, dim: dim,
             sharedProjection: false)
@@ -62,7 +80,7 @@ public struct WanTransformerBlock: Sendable {
         } else {
             normed = x
         }
-        let crossAttended = crossAttention(normed, context: text)
+        let crossAttended = crossAttention(normed, keysValues: textKeysValues ?? self.textKeysValues(text))
         x = OpProfile.measure("residual add") { Ops.add(x, crossAttended) }
         // 3. Feed-forward.
         normed = OpProfile.measure("norm3 layerNorm") { Ops.layerNorm(x, weight: nil, bias: nil, eps: eps) }
