@@ -31,33 +31,32 @@ func profileForward(counts: [Int], options: BenchOptions) throws {
     }
 }
 
-/// One table: the first run's operations, with the second run's milliseconds beside them.
+/// One table: the first run's operations, with the second run's milliseconds beside them. "critical ms" is what
+/// the operation would take on idle cores (see `OpProfile.Entry.criticalSeconds`); "work split" is the CPU time
+/// over `threads` x critical: 100% when the threads share the work evenly, 1/threads when it runs on one.
 private func printProfile(tokens: Int, threads: Int, runs: [(entries: [OpProfile.Entry], wall: Double, cpu: Double)]) {
     let first = runs[0], second = runs[1]
     let grid = patchGrid(tokens: tokens)
+    let critical = first.entries.reduce(0) { $0 + $1.criticalSeconds }
     print("")
     print("# forward at \(tokens) tokens (grid \(grid.frames) x \(grid.height) x \(grid.width)), \(threads) threads")
-    print("| operation | calls | ms | % of forward | cores busy | ms, same prompt again |")
-    print("|---|---:|---:|---:|---:|---:|")
-    var measured = 0.0, measuredCPU = 0.0
+    print("| operation | calls | ms | cores busy | critical ms | % of critical | work split | ms, same prompt again |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for entry in first.entries {
         let again = second.entries.first { $0.label == entry.label }?.wallSeconds ?? 0
-        measured += entry.wallSeconds
-        measuredCPU += entry.cpuSeconds
         print(
             String(
-                format: "| %@ | %d | %.1f | %.1f%% | %.0f%% | %.1f |", entry.label as NSString, entry.calls,
-                entry.wallSeconds * 1000, 100 * entry.wallSeconds / first.wall,
-                100 * entry.cpuSeconds / max(entry.wallSeconds, 1e-9) / Double(threads), again * 1000))
+                format: "| %@ | %d | %.1f | %.0f%% | %.1f | %.1f%% | %.0f%% | %.1f |", entry.label as NSString,
+                entry.calls, entry.wallSeconds * 1000,
+                100 * entry.cpuSeconds / max(entry.wallSeconds, 1e-9) / Double(threads), entry.criticalSeconds * 1000,
+                100 * entry.criticalSeconds / critical,
+                100 * entry.cpuSeconds / max(entry.criticalSeconds, 1e-9) / Double(threads), again * 1000))
     }
-    let rest = first.wall - measured
+    let cpu = first.entries.reduce(0) { $0 + $1.cpuSeconds }
     print(
         String(
-            format: "| (between operations) | | %.1f | %.1f%% | %.0f%% | %.1f |", rest * 1000, 100 * rest / first.wall,
-            100 * (first.cpu - measuredCPU) / max(rest, 1e-9) / Double(threads),
-            (second.wall - second.entries.reduce(0) { $0 + $1.wallSeconds }) * 1000))
-    print(
-        String(
-            format: "| forward | | %.1f | 100%% | %.0f%% | %.1f |", first.wall * 1000,
-            100 * first.cpu / first.wall / Double(threads), second.wall * 1000))
+            format: "| forward (between operations: %.1f ms) | | %.1f | %.0f%% | %.1f | 100%% | %.0f%% | %.1f |",
+            (first.wall - first.entries.reduce(0) { $0 + $1.wallSeconds }) * 1000, first.wall * 1000,
+            100 * first.cpu / first.wall / Double(threads), critical * 1000,
+            100 * cpu / max(critical, 1e-9) / Double(threads), second.wall * 1000))
 }

@@ -19,6 +19,18 @@ public enum OpProfile {
         public var wallSeconds = 0.0
         /// Summed CPU seconds of the whole process over the same spans.
         public var cpuSeconds = 0.0
+        /// Summed critical path: the calling thread's CPU seconds, with each parallel loop counted as its slowest
+        /// chunk's CPU seconds. What the operation would take on idle cores, whatever else the machine runs.
+        public var criticalSeconds = 0.0
+    }
+
+    /// Critical-path correction (slowest chunk minus the caller's time) of the parallel loops since the last
+    /// `measure` began, in nanoseconds. Only the thread that calls `measure` runs parallel loops.
+    private static let parallelAdjustment = Atomic<Int>(0)
+
+    /// Called by `Compute.parallelFor` while profiling: one loop's slowest chunk and the caller's CPU time over it.
+    static func addParallelLoop(slowestChunkSeconds: Double, callerSeconds: Double) {
+        parallelAdjustment.add(Int((slowestChunkSeconds - callerSeconds) * 1e9), ordering: .relaxed)
     }
 
     private static let enabledFlag = Atomic<Bool>(false)
@@ -40,17 +52,20 @@ public enum OpProfile {
     @inline(__always)
     public static func measure<R>(_ label: @autoclosure () -> String, _ body: () throws -> R) rethrows -> R {
         guard isEnabled else { return try body() }
-        let wallStart = monotonicSeconds(), cpuStart = processCPUSeconds()
+        parallelAdjustment.store(0, ordering: .relaxed)
+        let wallStart = monotonicSeconds(), cpuStart = processCPUSeconds(), threadStart = threadCPUSeconds()
         let result = try body()
         let cpu = processCPUSeconds() - cpuStart, wall = monotonicSeconds() - wallStart
+        let critical = threadCPUSeconds() - threadStart + Double(parallelAdjustment.load(ordering: .relaxed)) / 1e9
         let name = label()
         entries.withLock { list in
             if let index = list.firstIndex(where: { $0.label == name }) {
                 list[index].calls += 1
                 list[index].wallSeconds += wall
                 list[index].cpuSeconds += cpu
+                list[index].criticalSeconds += critical
             } else {
-                list.append(Entry(label: name, calls: 1, wallSeconds: wall, cpuSeconds: cpu))
+                list.append(Entry(label: name, calls: 1, wallSeconds: wall, cpuSeconds: cpu, criticalSeconds: critical))
             }
         }
         return result
@@ -60,6 +75,13 @@ public enum OpProfile {
     public static func processCPUSeconds() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    /// CPU seconds used by the calling thread so far.
+    public static func threadCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
