@@ -2,7 +2,7 @@
 """Times diffusers' WanTransformer3DModel forward pass for bench-model's PyTorch comparison.
 
 Loads a transformer folder written by `coordinator init-model` (float32), runs one warm-up forward at 1,024 tokens
-and one timed forward at --tokens tokens (batch 1, latent 64 x 64 per frame, --text-length text tokens), with
+and one timed forward at --tokens tokens (batch 1, bench-model's patch grid, --text-length text tokens), with
 torch.set_num_threads(--threads), and prints the timed forward's seconds as the last line of stdout.
 
 Command: python3 scripts/bench_model_torch.py --model DIR --tokens 4096 --threads 2 [--text-length 512]
@@ -39,7 +39,16 @@ def main():
     timestep = torch.tensor([500.0])
 
     def latent(tokens):
-        return torch.randn(1, config.in_channels, tokens // 1024 * p_t, 32 * p_h, 32 * p_w, generator=generator)
+        # The patch grid bench-model uses (BenchOptions.swift, patchGrid): frames of 32 x 32 patches for multiples
+        # of 1,024, else one frame of h x w, h the largest divisor not above the square root.
+        if tokens % 1024 == 0:
+            frames, height, width = tokens // 1024, 32, 32
+        else:
+            height = int(tokens ** 0.5)
+            while tokens % height:
+                height -= 1
+            frames, width = 1, tokens // height
+        return torch.randn(1, config.in_channels, frames * p_t, height * p_h, width * p_w, generator=generator)
 
     with torch.inference_mode():
         model(latent(1024), timestep, text, return_dict=False)

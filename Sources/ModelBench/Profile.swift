@@ -1,60 +1,62 @@
-// bench-model --profile: times the operations of one Wan block separately, to show which one limits the forward.
+// bench-model --profile: the whole forward pass with OpProfile on, as a table of time per operation and how busy
+// the cores were during each.
 import Foundation
 import Model
 
-/// Times each operation of block 0 of the model at `tokens` tokens and prints one line per operation.
-func profileBlock(tokens: Int, options: BenchOptions) throws {
+/// Runs the forward at each token count in `counts` (a new prompt, then the same prompt again) and prints, per
+/// operation, its calls, wall milliseconds, share of the forward and CPU busy share of `threads` cores.
+func profileForward(counts: [Int], options: BenchOptions) throws {
     Compute.setThreadCount(options.threads)
-    let directory = WanTransformer.transformerDirectory(options.model!)
-    let config = try WanTransformerConfig.load(path: directory + "/config.json")
-    let store = try WeightStore(directory: directory)
-    let dim = config.innerDim
-    func linear(_ name: String, _ inFeatures: Int, _ outFeatures: Int) throws -> Linear {
-        try Linear(store: store, prefix: "blocks.0." + name, inFeatures: inFeatures, outFeatures: outFeatures)
+    let model = try WanTransformer.load(options.model!)
+    let config = model.config
+    let timestep = Tensor(shape: [1], scalars: [500])
+    let warmUpText = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 7, stream: 4)
+    _ = try model(
+        hiddenStates: Tensor.randomNormal(shape: latentShape(tokens: 1024, config: config), seed: 7, stream: 1),
+        timestep: timestep, encoderHiddenStates: warmUpText)
+    for (index, tokens) in counts.enumerated() {
+        let text = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 8, stream: UInt64(index))
+        let latent = Tensor.randomNormal(shape: latentShape(tokens: tokens, config: config), seed: 7, stream: 2)
+        var runs: [(entries: [OpProfile.Entry], wall: Double, cpu: Double)] = []
+        for _ in 0..<2 {
+            OpProfile.reset()
+            OpProfile.setEnabled(true)
+            let wallStart = OpProfile.monotonicSeconds(), cpuStart = OpProfile.processCPUSeconds()
+            _ = try model(hiddenStates: latent, timestep: timestep, encoderHiddenStates: text)
+            let wall = OpProfile.monotonicSeconds() - wallStart, cpu = OpProfile.processCPUSeconds() - cpuStart
+            OpProfile.setEnabled(false)
+            runs.append((OpProfile.snapshot(), wall, cpu))
+        }
+        printProfile(tokens: tokens, threads: options.threads, runs: runs)
     }
-    let toQ = try linear("attn1.to_q", dim, dim)
-    let up = try linear("ffn.net.0.proj", dim, config.ffnDim)
-    let down = try linear("ffn.net.2", config.ffnDim, dim)
-    let x = Tensor.randomNormal(shape: [1, tokens, dim], seed: 1, stream: 1)
-    let text = Tensor.randomNormal(shape: [1, options.textLength, dim], seed: 1, stream: 2)
-    let inner = Tensor.randomNormal(shape: [1, tokens, config.ffnDim], seed: 1, stream: 3)
-    let rope = WanRotaryPosEmbed(headDim: config.attentionHeadDim, maxSeqLen: config.ropeMaxSeqLen)
-    let tables = try rope.tables(frames: tokens / 1024, height: 32, width: 32)
-    let heads = config.numAttentionHeads
-    let headDim = config.attentionHeadDim
-    let n = Double(tokens)
-    let d = Double(dim)
-    let f = Double(config.ffnDim)
-    let l = Double(options.textLength)
-    // (label, FLOPs or 0, count per block, body)
-    let items: [(String, Double, Int, () -> Void)] = [
-        ("layerNorm [N,D]", 0, 3, { _ = Ops.layerNorm(x, weight: nil, bias: nil, eps: 1e-6) }),
-        ("linear D->D (q,k,v,o self; q,o cross)", 2 * n * d * d, 6, { _ = toQ(x) }),
-        ("rmsNorm [N,D]", 0, 3, { _ = Ops.rmsNorm(x, weight: nil, eps: 1e-6) }),
-        ("rope apply [N,D]", 0, 2, { _ = WanRotaryPosEmbed.apply(x, tables: tables) }),
-        ("self-attention", 4 * n * n * d, 1, { _ = Ops.attention(query: x, key: x, value: x, heads: heads) }),
-        ("cross-attention", 4 * n * l * d, 1, { _ = Ops.attention(query: x, key: text, value: text, heads: heads) }),
-        ("ffn up D->F", 2 * n * d * f, 1, { _ = up(x) }),
-        ("geluTanh [N,F]", 0, 1, { _ = Ops.geluTanh(inner) }),
-        ("ffn down F->D", 2 * n * d * f, 1, { _ = down(inner) }),
-        ("elementwise add [N,D] (modulation-sized)", 0, 5, { _ = Ops.add(x, x) }),
-    ]
-    _ = headDim
-    print("# one block at \(tokens) tokens, \(options.threads) threads")
-    print("| operation | ms each | per block | ms per block | GFLOP/s |")
-    print("|---|---:|---:|---:|---:|")
-    var total = 0.0
-    for (label, flops, count, body) in items {
-        body()  // warm up
-        let start = Date()
-        body()
-        let seconds = Date().timeIntervalSince(start)
-        total += seconds * Double(count)
-        let rate = flops > 0 ? String(format: "%.1f", flops / seconds / 1e9) : "-"
+}
+
+/// One table: the first run's operations, with the second run's milliseconds beside them. "critical ms" is what
+/// the operation would take on idle cores (see `OpProfile.Entry.criticalSeconds`); "work split" is the CPU time
+/// over `threads` x critical: 100% when the threads share the work evenly, 1/threads when it runs on one.
+private func printProfile(tokens: Int, threads: Int, runs: [(entries: [OpProfile.Entry], wall: Double, cpu: Double)]) {
+    let first = runs[0], second = runs[1]
+    let grid = patchGrid(tokens: tokens)
+    let critical = first.entries.reduce(0) { $0 + $1.criticalSeconds }
+    print("")
+    print("# forward at \(tokens) tokens (grid \(grid.frames) x \(grid.height) x \(grid.width)), \(threads) threads")
+    print("| operation | calls | ms | cores busy | critical ms | % of critical | work split | ms, same prompt again |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for entry in first.entries {
+        let again = second.entries.first { $0.label == entry.label }?.wallSeconds ?? 0
         print(
             String(
-                format: "| %@ | %.1f | %d | %.1f | %@ |", label as NSString, seconds * 1000, count,
-                seconds * 1000 * Double(count), rate as NSString))
+                format: "| %@ | %d | %.1f | %.0f%% | %.1f | %.1f%% | %.0f%% | %.1f |", entry.label as NSString,
+                entry.calls, entry.wallSeconds * 1000,
+                100 * entry.cpuSeconds / max(entry.wallSeconds, 1e-9) / Double(threads), entry.criticalSeconds * 1000,
+                100 * entry.criticalSeconds / critical,
+                100 * entry.cpuSeconds / max(entry.criticalSeconds, 1e-9) / Double(threads), again * 1000))
     }
-    print(String(format: "| total | | | %.1f | |", total * 1000))
+    let cpu = first.entries.reduce(0) { $0 + $1.cpuSeconds }
+    print(
+        String(
+            format: "| forward (between operations: %.1f ms) | | %.1f | %.0f%% | %.1f | 100%% | %.0f%% | %.1f |",
+            (first.wall - first.entries.reduce(0) { $0 + $1.wallSeconds }) * 1000, first.wall * 1000,
+            100 * first.cpu / first.wall / Double(threads), critical * 1000,
+            100 * cpu / max(critical, 1e-9) / Double(threads), second.wall * 1000))
 }

@@ -51,13 +51,25 @@ public enum Compute {
             for index in 0..<count { body(index) }
             return
         }
+        let profiling = OpProfile.isEnabled
+        let chunkSeconds = UnsafeMutablePointer<Double>.allocate(capacity: threads)
+        defer { chunkSeconds.deallocate() }
+        let callerStart = profiling ? OpProfile.threadCPUSeconds() : 0
         withoutActuallyEscaping(body) { escapableBody in
-            let shared = ConcurrentBody(escapableBody)
+            let shared = ConcurrentBody(escapableBody, chunkSeconds: profiling ? chunkSeconds : nil)
             DispatchQueue.concurrentPerform(iterations: threads) { chunk in
+                let cpuStart = shared.chunkSeconds == nil ? 0 : OpProfile.threadCPUSeconds()
                 let start = count * chunk / threads
                 let end = count * (chunk + 1) / threads
                 for index in start..<end { shared.body(index) }
+                shared.chunkSeconds?[chunk] = OpProfile.threadCPUSeconds() - cpuStart
             }
+        }
+        if profiling {
+            // The slowest chunk bounds this loop's time on idle cores; the caller's own CPU time over it is
+            // replaced by that bound in the profile's critical path.
+            let slowest = (0..<threads).map { chunkSeconds[$0] }.max() ?? 0
+            OpProfile.addParallelLoop(slowestChunkSeconds: slowest, callerSeconds: OpProfile.threadCPUSeconds() - callerStart)
         }
     }
 }
@@ -68,7 +80,12 @@ public enum Compute {
 /// concurrently for distinct indices and writes only what belongs to its index (kernels pass raw pointers
 /// to disjoint output ranges and read shared inputs). The box never outlives the call: `concurrentPerform`
 /// returns only after every iteration has finished, inside `withoutActuallyEscaping`.
+/// `chunkSeconds`, when profiling, has one slot per chunk, each written by its chunk only.
 private final class ConcurrentBody: @unchecked Sendable {
     let body: (Int) -> Void
-    init(_ body: @escaping (Int) -> Void) { self.body = body }
+    let chunkSeconds: UnsafeMutablePointer<Double>?
+    init(_ body: @escaping (Int) -> Void, chunkSeconds: UnsafeMutablePointer<Double>?) {
+        self.body = body
+        self.chunkSeconds = chunkSeconds
+    }
 }

@@ -32,39 +32,86 @@ extension Ops {
 
 // MARK: - Parallel sgemm
 
+/// How `Ops.parallelSgemm` cuts an [m, n] product into blocks of C: `rows` x `columns` blocks of `rowBlock` x
+/// `columnBlock` (the last row and column of blocks may be smaller).
+struct GemmGrid: Equatable {
+    /// Row blocks.
+    let rows: Int
+    /// Column blocks.
+    let columns: Int
+    /// Rows of C per block.
+    let rowBlock: Int
+    /// Columns of C per block.
+    let columnBlock: Int
+
+    /// The first row, row count, first column and column count of block `index` (row-major over the grid).
+    func block(_ index: Int, m: Int, n: Int) -> (row: Int, rowCount: Int, column: Int, columnCount: Int) {
+        let row = (index / columns) * rowBlock, column = (index % columns) * columnBlock
+        return (row, min(rowBlock, m - row), column, min(columnBlock, n - column))
+    }
+}
+
 extension Ops {
-    /// Rows of C per block of a parallel product.
+    /// The most rows of C per block of a parallel product.
     @usableFromInline static let gemmRowBlock = 512
-    /// Columns of C per block of a parallel product (also the widening block of 16-bit Linear weights).
+    /// Columns of C per block of a wide parallel product (also the widening block of 16-bit Linear weights).
     @usableFromInline static let gemmColumnBlock = 2048
     /// Products smaller than this many multiply-adds run as one call.
     @usableFromInline static let gemmSerialLimit = 1 << 21
+    /// The fewest blocks a product above the serial limit is cut into, so that 2 and 4 threads have work.
+    @usableFromInline static let gemmMinimumBlocks = 4
 
-    /// The number of row and column blocks `parallelSgemm` cuts an [m, n] product into. It depends only on
-    /// the shapes, never on the thread count, so the sgemm calls (and the bits) are always the same.
+    /// The number of row and column blocks `parallelSgemm` cuts an [m, n] product into (see `gemmLayout`).
     static func gemmGrid(m: Int, n: Int, k: Int) -> (rows: Int, columns: Int) {
-        if m * n * k <= gemmSerialLimit { return (1, 1) }
-        return ((m + gemmRowBlock - 1) / gemmRowBlock, (n + gemmColumnBlock - 1) / gemmColumnBlock)
+        let layout = gemmLayout(m: m, n: n, k: k)
+        return (layout.rows, layout.columns)
     }
 
-    /// `sgemm` cut into the fixed `gemmGrid` of C blocks, run in parallel.
+    /// The blocks `parallelSgemm` cuts an [m, n] product into. They depend only on the shapes, never on the thread
+    /// count, so the sgemm calls (and the bits) are always the same.
+    ///
+    /// Rows are cut into the fewest blocks of at most 512, of equal size (rounded up to 16): 720 rows are two
+    /// blocks of 368 and 352, not 512 and 208, so two threads get equal work. Columns are cut into blocks of 2,048
+    /// unless that leaves fewer than `gemmMinimumBlocks` blocks (short products: few tokens, the text's 512 rows),
+    /// or an odd number of blocks in an odd number of block rows below 16 blocks; then the columns are cut into
+    /// equal blocks (rounded up to 16, at least 64 wide) to make up the count. Products of 512 x 2,048 blocks
+    /// (1,024 rows and up, multiples of 512) keep the grid of fixed 512 x 2,048 blocks they always had.
+    static func gemmLayout(m: Int, n: Int, k: Int) -> GemmGrid {
+        if m * n * k <= gemmSerialLimit {
+            return GemmGrid(rows: 1, columns: 1, rowBlock: max(m, 1), columnBlock: max(n, 1))
+        }
+        func divideRoundingUp(_ value: Int, _ divisor: Int) -> Int { (value + divisor - 1) / divisor }
+        func roundUp16(_ value: Int) -> Int { divideRoundingUp(value, 16) * 16 }
+        let rowBlock = roundUp16(divideRoundingUp(m, divideRoundingUp(m, gemmRowBlock)))
+        let rows = divideRoundingUp(m, rowBlock)
+        let wideColumns = divideRoundingUp(n, gemmColumnBlock)
+        var target = max(wideColumns, divideRoundingUp(gemmMinimumBlocks, rows))
+        if rows % 2 == 1 && target % 2 == 1 && rows * target < 16 { target += 1 }
+        target = min(target, max(1, n / 64))
+        if target == wideColumns {
+            return GemmGrid(
+                rows: rows, columns: wideColumns, rowBlock: rowBlock, columnBlock: wideColumns == 1 ? n : gemmColumnBlock)
+        }
+        let columnBlock = roundUp16(divideRoundingUp(n, target))
+        return GemmGrid(rows: rows, columns: divideRoundingUp(n, columnBlock), rowBlock: rowBlock, columnBlock: columnBlock)
+    }
+
+    /// `sgemm` cut into the fixed `gemmLayout` blocks of C, run in parallel.
     static func parallelSgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let grid = gemmGrid(m: m, n: n, k: k)
-        Compute.parallelFor(grid.rows * grid.columns) { block in
-            let row = (block / grid.columns) * gemmRowBlock
-            let column = (block % grid.columns) * gemmColumnBlock
-            let rows = grid.rows == 1 ? m : min(gemmRowBlock, m - row)
-            let columns = grid.columns == 1 ? n : min(gemmColumnBlock, n - column)
+        let grid = gemmLayout(m: m, n: n, k: k)
+        Compute.parallelFor(grid.rows * grid.columns) { index in
+            let block = grid.block(index, m: m, n: n)
             // Row `row` of op(A) and column `column` of op(B).
-            let aBlock = transposeA ? a + row : a + row * lda
-            let bBlock = transposeB ? b + column * ldb : b + column
+            let aBlock = transposeA ? a + block.row : a + block.row * lda
+            let bBlock = transposeB ? b + block.column * ldb : b + block.column
             sgemm(
-                transposeA: transposeA, transposeB: transposeB, m: rows, n: columns, k: k, alpha: alpha,
-                a: aBlock, lda: lda, b: bBlock, ldb: ldb, beta: beta, c: c + row * ldc + column, ldc: ldc)
+                transposeA: transposeA, transposeB: transposeB, m: block.rowCount, n: block.columnCount, k: k,
+                alpha: alpha, a: aBlock, lda: lda, b: bBlock, ldb: ldb, beta: beta,
+                c: c + block.row * ldc + block.column, ldc: ldc)
         }
     }
 }

@@ -3,7 +3,7 @@
 /// A fully connected layer with PyTorch's weight layout ([out, in]).
 ///
 /// float32 weights are read straight from the (memory-mapped) checkpoint; float16/bfloat16 weights stay
-/// 16-bit and are widened per call, `Ops.gemmColumnBlock` output rows at a time, so the widened copy stays
+/// 16-bit and are widened per call, one column block of the sgemm grid at a time, so the widened copy stays
 /// small. Both paths run the same fixed grid of sgemm blocks, so a 16-bit weight gives exactly the result
 /// of its widened float32 copy.
 public struct Linear: Sendable {
@@ -59,26 +59,23 @@ public struct Linear: Sendable {
                         a: a, lda: inputWidth, b: w, ldb: inputWidth, beta: 1, c: out, ldc: outputWidth)
                 }
                 if direct != nil { return }
-                // The same column blocks as the float32 grid; a product too small to split stays whole.
-                let grid = Ops.gemmGrid(m: rows, n: outputWidth, k: inputWidth)
-                let blockRows = grid.columns == 1 ? outputWidth : Ops.gemmColumnBlock
-                let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * inputWidth)
+                // The same blocks as the float32 grid: one column block of weights widened at a time, its row
+                // blocks in parallel.
+                let grid = Ops.gemmLayout(m: rows, n: outputWidth, k: inputWidth)
+                let block = UnsafeMutablePointer<Float>.allocate(capacity: min(grid.columnBlock, outputWidth) * inputWidth)
                 defer { block.deallocate() }
-                var start = 0
-                while start < outputWidth {
-                    let count = min(blockRows, outputWidth - start)
+                for column in 0..<grid.columns {
+                    let start = column * grid.columnBlock
+                    let count = min(grid.columnBlock, outputWidth - start)
                     Linear.widenInParallel(weight, rows: start..<(start + count), width: inputWidth, into: block)
-                    // Rows of the product are cut as the float32 grid cuts them.
-                    let rowGrid = grid.rows
-                    Compute.parallelFor(rowGrid) { rowBlock in
-                        let first = rowGrid == 1 ? 0 : rowBlock * Ops.gemmRowBlock
-                        let blockCount = rowGrid == 1 ? rows : min(Ops.gemmRowBlock, rows - first)
+                    Compute.parallelFor(grid.rows) { rowBlock in
+                        let first = rowBlock * grid.rowBlock
+                        let blockCount = min(grid.rowBlock, rows - first)
                         Ops.sgemm(
                             transposeA: false, transposeB: true, m: blockCount, n: count, k: inputWidth,
                             a: a + first * inputWidth, lda: inputWidth, b: block, ldb: inputWidth, beta: 1,
                             c: out + first * outputWidth + start, ldc: outputWidth)
                     }
-                    start += count
                 }
             }
         }

@@ -26,20 +26,51 @@ public struct WanAttention: Sendable {
         normK = try store.take(prefix + ".norm_k.weight", shape: [dim]).float32()
     }
 
+    /// The keys (projected, RMS-normed) and values (projected) of a context, `[B, L, dim]` each.
+    public struct KeysValues: Sendable {
+        /// `norm_k(to_k(context))`.
+        public let keys: Tensor
+        /// `to_v(context)`.
+        public let values: Tensor
+    }
+
+    /// The keys and values of `context` `[B, L, dim]` (for cross-attention, where they depend only on the text).
+    public func keysValues(context: Tensor) -> KeysValues {
+        let projected = OpProfile.measure("cross k,v projections") { toK(context) }
+        let keys = OpProfile.measure("cross q/k rmsNorm") { Ops.rmsNorm(projected, weight: normK, eps: eps) }
+        return KeysValues(keys: keys, values: OpProfile.measure("cross k,v projections") { toV(context) })
+    }
+
+    /// Attends from `hiddenStates` `[B, N, dim]` to a context whose keys and values are `keysValues` (from
+    /// `keysValues(context:)`): the same result as `callAsFunction(hiddenStates, context:)` with that context.
+    public func callAsFunction(_ hiddenStates: Tensor, keysValues: KeysValues) -> Tensor {
+        var query = OpProfile.measure("cross q projection") { toQ(hiddenStates) }
+        query = OpProfile.measure("cross q/k rmsNorm") { Ops.rmsNorm(query, weight: normQ, eps: eps) }
+        let attended = OpProfile.measure("cross-attention core (scores, softmax, values)") {
+            Ops.attention(query: query, key: keysValues.keys, value: keysValues.values, heads: heads)
+        }
+        return OpProfile.measure("cross out projection") { toOut(attended) }
+    }
+
     /// Attends from `hiddenStates` `[B, N, dim]` to `context` (`[B, L, dim]`; `nil` for self-attention),
     /// rotating queries and keys by `rotary` when given.
     public func callAsFunction(_ hiddenStates: Tensor, context: Tensor? = nil, rotary: WanRotaryTables? = nil)
         -> Tensor
     {
         let source = context ?? hiddenStates
-        var query = Ops.rmsNorm(toQ(hiddenStates), weight: normQ, eps: eps)
-        var key = Ops.rmsNorm(toK(source), weight: normK, eps: eps)
-        let value = toV(source)
+        let kind = context == nil ? "self" : "cross"
+        var query = OpProfile.measure("\(kind) q projection") { toQ(hiddenStates) }
+        query = OpProfile.measure("\(kind) q/k rmsNorm") { Ops.rmsNorm(query, weight: normQ, eps: eps) }
+        var key = OpProfile.measure("\(kind) k,v projections") { toK(source) }
+        key = OpProfile.measure("\(kind) q/k rmsNorm") { Ops.rmsNorm(key, weight: normK, eps: eps) }
+        let value = OpProfile.measure("\(kind) k,v projections") { toV(source) }
         if let rotary {
-            query = WanRotaryPosEmbed.apply(query, tables: rotary)
-            key = WanRotaryPosEmbed.apply(key, tables: rotary)
+            query = OpProfile.measure("rope apply") { WanRotaryPosEmbed.apply(query, tables: rotary) }
+            key = OpProfile.measure("rope apply") { WanRotaryPosEmbed.apply(key, tables: rotary) }
         }
-        let attended = Ops.attention(query: query, key: key, value: value, heads: heads)
-        return toOut(attended)
+        let attended = OpProfile.measure("\(kind)-attention core (scores, softmax, values)") {
+            Ops.attention(query: query, key: key, value: value, heads: heads)
+        }
+        return OpProfile.measure("\(kind) out projection") { toOut(attended) }
     }
 }

@@ -18,19 +18,25 @@ public struct WanFeedForward: Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let dim = projectIn.inFeatures
         let rows = x.count / dim
-        if rows <= WanFeedForward.rowsPerChunk {
-            return projectOut(Ops.geluTanh(projectIn(x)))
-        }
+        if rows <= WanFeedForward.rowsPerChunk { return run(x) }
         var output = [Float]()
         output.reserveCapacity(x.count)
         let flat = x.reshaped([rows, dim])
         var start = 0
         while start < rows {
             let end = min(rows, start + WanFeedForward.rowsPerChunk)
-            let chunk = Ops.slice(flat, axis: 0, range: start..<end)
-            output.append(contentsOf: projectOut(Ops.geluTanh(projectIn(chunk))).scalars)
+            let chunk = OpProfile.measure("ffn chunk copies") { Ops.slice(flat, axis: 0, range: start..<end) }
+            let result = run(chunk)
+            OpProfile.measure("ffn chunk copies") { output.append(contentsOf: result.scalars) }
             start = end
         }
         return Tensor(shape: x.shape, scalars: output)
+    }
+
+    /// up projection, tanh-GELU, down projection on one chunk of rows.
+    private func run(_ x: Tensor) -> Tensor {
+        let hidden = OpProfile.measure("ffn up projection") { projectIn(x) }
+        let activated = OpProfile.measure("ffn geluTanh") { Ops.geluTanh(hidden) }
+        return OpProfile.measure("ffn down projection") { projectOut(activated) }
     }
 }

@@ -20,6 +20,8 @@ public struct WanTransformer: Sendable {
     /// The rotary position embedding (no weights).
     public let rope: WanRotaryPosEmbed
     let exitHead: ExitHead?
+    /// The projected text and the blocks' cross-attention keys and values of the prompts seen last.
+    let promptCache = WanPromptCache()
 
     /// The output norm's modulation table and `proj_out`.
     struct ExitHead: Sendable {
@@ -143,7 +145,10 @@ public struct WanTransformer: Sendable {
             throw TransformerError.invalidInput(
                 "encoder_hidden_states has shape \(text), expected [batch, length >= 1, \(config.textDim)]")
         }
-        return conditionEmbedder.embedText(encoderHiddenStates)
+        // The same text comes back at every step: its projection is kept (by the exact bytes of the text).
+        return promptCache.textEmbeddings(for: encoderHiddenStates) { text in
+            OpProfile.measure("entry: text embedding") { conditionEmbedder.embedText(text) }
+        }
     }
 
     /// The entry piece with the text already projected (`projectText`): patch and timestep embedding and the
@@ -158,8 +163,8 @@ public struct WanTransformer: Sendable {
         guard let patchEmbedding, let conditionEmbedder else {
             throw TransformerError.invalidInput("this stage does not host the entry piece (patch and condition embedding)")
         }
-        let rotary = try rotaryTables(for: grid)
-        let tokens = try patchEmbedding(hiddenStates)
+        let rotary = try OpProfile.measure("entry: rotary tables") { try rotaryTables(for: grid) }
+        let tokens = try OpProfile.measure("entry: patch embedding") { try patchEmbedding(hiddenStates) }
         var tokenRows: [Int32]?
         var timesteps = timestep.scalars
         if timestep.rank == 2 {
@@ -170,7 +175,9 @@ public struct WanTransformer: Sendable {
             }
             (timesteps, tokenRows) = TokenTimesteps.rows(of: perToken)
         }
-        let (embedding, projection) = conditionEmbedder.embedTimesteps(timesteps)
+        let (embedding, projection) = OpProfile.measure("entry: timestep embedding") {
+            conditionEmbedder.embedTimesteps(timesteps)
+        }
         return TransformerStageState(
             hiddenStates: tokens, timeEmbedding: embedding, timestepProjection: projection,
             tokenTimestepRows: tokenRows, textEmbeddings: projectedText, rotary: rotary, grid: grid, nextBlock: 0)
@@ -217,10 +224,14 @@ public struct WanTransformer: Sendable {
         }
         try checkState(state)
         var state = state
+        let prompt = promptCache.entry(for: state.textEmbeddings)
         for index in range {
-            state.hiddenStates = blocks[index - layers.lowerBound](
-                state.hiddenStates, text: state.textEmbeddings, timestepProjection: state.timestepProjection,
-                tokenTimestepRows: state.tokenTimestepRows, rotary: state.rotary)
+            let block = blocks[index - layers.lowerBound]
+            let text = state.textEmbeddings
+            let keysValues = prompt?.keysValues(block: index) { block.textKeysValues(text) }
+            state.hiddenStates = block(
+                state.hiddenStates, text: text, timestepProjection: state.timestepProjection,
+                tokenTimestepRows: state.tokenTimestepRows, rotary: state.rotary, textKeysValues: keysValues)
             state.nextBlock = index + 1
         }
         return state
@@ -240,12 +251,16 @@ public struct WanTransformer: Sendable {
         let modulation = WanModulation(
             table: exitHead.scaleShiftTable, projection: state.timeEmbedding, tokenRows: state.tokenTimestepRows,
             dim: dim, sharedProjection: true)
-        let normed = modulation.modulate(
-            Ops.layerNorm(state.hiddenStates, weight: nil, bias: nil, eps: Float(config.eps)), shift: 0, scale: 1)
-        let projected = exitHead.projection(normed)
+        let normed = OpProfile.measure("exit: output norm and modulation") {
+            modulation.modulate(
+                Ops.layerNorm(state.hiddenStates, weight: nil, bias: nil, eps: Float(config.eps)), shift: 0, scale: 1)
+        }
+        let projected = OpProfile.measure("exit: output projection") { exitHead.projection(normed) }
         let p = config.patchSize
-        return WanPatchEmbedding.unpatchify(
-            projected, grid: state.grid, patch: (p[0], p[1], p[2]), outChannels: config.outChannels)
+        return OpProfile.measure("exit: unpatchify") {
+            WanPatchEmbedding.unpatchify(
+                projected, grid: state.grid, patch: (p[0], p[1], p[2]), outChannels: config.outChannels)
+        }
     }
 
     /// The whole forward pass: `embed`, every block, `finish`.

@@ -46,18 +46,46 @@ public struct WanTransformerBlock: Sendable {
         _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]? = nil,
         rotary: WanRotaryTables
     ) -> Tensor {
+        self(
+            hiddenStates, text: text, timestepProjection: timestepProjection, tokenTimestepRows: tokenTimestepRows,
+            rotary: rotary, textKeysValues: nil)
+    }
+
+    /// The cross-attention's keys and values over the projected text `[B, L, dim]`: what the block computes from
+    /// the text at every call, to compute once per prompt and pass back as `textKeysValues`.
+    public func textKeysValues(_ text: Tensor) -> WanAttention.KeysValues {
+        crossAttention.keysValues(context: text)
+    }
+
+    /// Runs the block as `callAsFunction(_:text:...)` does, with the cross-attention's keys and values over `text`
+    /// taken from `textKeysValues` when given (they must come from `textKeysValues(text)`; the result is then the
+    /// same bytes as recomputing them).
+    public func callAsFunction(
+        _ hiddenStates: Tensor, text: Tensor, timestepProjection: Tensor, tokenTimestepRows: [Int32]?,
+        rotary: WanRotaryTables, textKeysValues: WanAttention.KeysValues?
+    ) -> Tensor {
         let modulation = WanModulation(
             table: scaleShiftTable, projection: timestepProjection, tokenRows: tokenTimestepRows, dim: dim,
             sharedProjection: false)
         // 1. Self-attention.
-        var normed = modulation.modulate(
-            Ops.layerNorm(hiddenStates, weight: nil, bias: nil, eps: eps), shift: 0, scale: 1)
-        var x = modulation.gatedAdd(hiddenStates, selfAttention(normed, rotary: rotary), gate: 2)
+        var normed = OpProfile.measure("norm1 layerNorm") { Ops.layerNorm(hiddenStates, weight: nil, bias: nil, eps: eps) }
+        normed = OpProfile.measure("modulate (shift, scale)") { modulation.modulate(normed, shift: 0, scale: 1) }
+        let attended = selfAttention(normed, rotary: rotary)
+        var x = OpProfile.measure("gated residual") { modulation.gatedAdd(hiddenStates, attended, gate: 2) }
         // 2. Cross-attention.
-        normed = crossNormWeight == nil ? x : Ops.layerNorm(x, weight: crossNormWeight, bias: crossNormBias, eps: eps)
-        x = Ops.add(x, crossAttention(normed, context: text))
+        if crossNormWeight != nil {
+            normed = OpProfile.measure("norm2 layerNorm (affine)") {
+                Ops.layerNorm(x, weight: crossNormWeight, bias: crossNormBias, eps: eps)
+            }
+        } else {
+            normed = x
+        }
+        let crossAttended = crossAttention(normed, keysValues: textKeysValues ?? self.textKeysValues(text))
+        x = OpProfile.measure("residual add") { Ops.add(x, crossAttended) }
         // 3. Feed-forward.
-        normed = modulation.modulate(Ops.layerNorm(x, weight: nil, bias: nil, eps: eps), shift: 3, scale: 4)
-        return modulation.gatedAdd(x, feedForward(normed), gate: 5)
+        normed = OpProfile.measure("norm3 layerNorm") { Ops.layerNorm(x, weight: nil, bias: nil, eps: eps) }
+        normed = OpProfile.measure("modulate (shift, scale)") { modulation.modulate(normed, shift: 3, scale: 4) }
+        let fed = feedForward(normed)
+        return OpProfile.measure("gated residual") { modulation.gatedAdd(x, fed, gate: 5) }
     }
 }

@@ -1,0 +1,98 @@
+// bench-model's command line.
+import Model
+import Foundation
+
+/// The command line.
+struct BenchOptions {
+    var tokens: [Int] = [4096, 16384]
+    var memoryTokens: [Int] = [1024, 4096, 16384]
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    var textLength = 512
+    var model: String?
+    var pytorchScript: String?
+    var child: Int?
+    var profile: [Int]?
+    var kernels = false
+    var rounds = 2
+
+    static let usage = """
+        usage: bench-model [--tokens 4096,16384] [--memory-tokens 1024,4096,16384] [--threads N] [--text-length 512]
+                           [--model DIR] [--pytorch-script scripts/bench_model_torch.py] [--rounds 2]
+               bench-model --profile 256,720,4096 [--model DIR] [--threads N]   (time per operation of the forward)
+               bench-model --kernels [--tokens 4096,16384] [--threads N]  (Linear and attention next to cblas_sgemm)
+
+        Times the Wan transformer forward pass (batch 1, the `bench` preset unless --model) at each token count in
+        --tokens, each in its own child process, against the machine's sgemm ceiling: cblas_sgemm on a square
+        2048^3 product and on the forward's own matrix shapes, with OpenBLAS on 1 and on N threads, measured in the
+        same minutes. Reports the process CPU time of each forward, the peak resident memory of each count in
+        --memory-tokens, and with --pytorch-script diffusers' forward time. With --rounds N, ours and diffusers
+        alternate N times per token count and the best time of each is kept, so both see the same minutes.
+        Token counts: 256...65,536; multiples of 1,024 are frames of 32 x 32 patches (64 x 64 latent pixels), other
+        counts one frame of h x w patches, h the largest divisor of the count not above its square root
+        (720 = 24 x 30, 256 = 16 x 16).
+        """
+
+    init(_ arguments: [String]) throws {
+        var index = 0
+        func value() throws -> String {
+            guard index + 1 < arguments.count else { throw BenchError("\(arguments[index]) needs a value") }
+            index += 1
+            return arguments[index]
+        }
+        func count(_ text: Substring) throws -> Int {
+            guard let n = Int(text), (256...65536).contains(n), patchGrid(tokens: n).height <= 1024 else {
+                throw BenchError("token counts are 256...65536 with a grid of at most 1,024 patches a side, got '\(text)'")
+            }
+            return n
+        }
+        func list(_ text: String) throws -> [Int] { try text.split(separator: ",").map(count) }
+        func bounded(_ range: ClosedRange<Int>, _ name: String) throws -> Int {
+            guard let n = Int(try value()), range.contains(n) else {
+                throw BenchError("\(name) expects \(range.lowerBound)...\(range.upperBound)")
+            }
+            return n
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--tokens": tokens = try list(value())
+            case "--memory-tokens": memoryTokens = try list(value())
+            case "--threads": threads = try bounded(1...1024, "--threads")
+            case "--text-length": textLength = try bounded(1...4096, "--text-length")
+            case "--model": model = try value()
+            case "--pytorch-script": pytorchScript = try value()
+            case "--child": child = try count(Substring(try value()))
+            case "--profile": profile = try list(value())
+            case "--kernels": kernels = true
+            case "--rounds": rounds = try bounded(1...20, "--rounds")
+            case "--help", "-h":
+                print(BenchOptions.usage)
+                exit(0)
+            default: throw BenchError("unknown option '\(arguments[index])'; see --help")
+            }
+            index += 1
+        }
+    }
+}
+
+/// A benchmark failure with a message for the user.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The patch grid used for `tokens` tokens (see the usage text).
+func patchGrid(tokens: Int) -> (frames: Int, height: Int, width: Int) {
+    if tokens % 1024 == 0 { return (tokens / 1024, 32, 32) }
+    var height = Int(Double(tokens).squareRoot())
+    while tokens % height != 0 { height -= 1 }
+    return (1, height, tokens / height)
+}
+
+/// The latent shape `[1, C, F, H, W]` for `tokens` tokens.
+func latentShape(tokens: Int, config: WanTransformerConfig) -> [Int] {
+    let grid = patchGrid(tokens: tokens)
+    return [
+        1, config.inChannels, grid.frames * config.patchFrames, grid.height * config.patchHeight,
+        grid.width * config.patchWidth,
+    ]
+}
