@@ -49,6 +49,7 @@ final class CoordinatorModel: Sendable {
             activationBytes: figures.activationBytes(tokens: tokens),
             workspaceBytes: figures.workspaceBytes(tokens: tokens, textLength: textLength),
             jobContextBytes: branches * figures.textBytes(textLength: textLength),
+            promptCacheBytesPerLayer: branches * figures.promptCacheBytesPerBlock(textLength: textLength),
             processOverheadBytes: ClusterConstants.processOverheadBytes,
             unitsPerStep: plan.windows.count * branches,
             flopsPerLayer: figures.flopsPerBlock(tokens: tokens, textLength: textLength))

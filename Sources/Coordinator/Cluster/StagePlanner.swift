@@ -15,6 +15,9 @@ struct PlanningModel: Equatable, Sendable {
     var workspaceBytes: Int
     /// Per-job constants each stage keeps (text embeddings of both branches, modulation, rotary tables).
     var jobContextBytes: Int
+    /// Bytes each hosted block keeps in the prompt cache for the job's prompts (cross-attention keys and values
+    /// of every guidance branch's text).
+    var promptCacheBytesPerLayer: Int = 0
     /// Fixed cost of a worker process (runtime, BLAS buffers, connection buffers).
     var processOverheadBytes: Int
     /// Micro-batches each step must push through a pipeline (windows x guidance branches).
@@ -98,7 +101,7 @@ enum StagePlanner {
 
     /// Predicted peak bytes of a stage with `layers` blocks (the entry and exit pieces run on the coordinator).
     static func peakBytes(model: PlanningModel, layers: Int, inflight: Int) -> Int {
-        model.processOverheadBytes + layers * model.bytesPerLayer + model.jobContextBytes
+        model.processOverheadBytes + layers * (model.bytesPerLayer + model.promptCacheBytesPerLayer) + model.jobContextBytes
             + 2 * inflight * model.activationBytes + model.workspaceBytes
     }
 
@@ -131,7 +134,7 @@ enum StagePlanner {
         var capacity = [Int](repeating: 0, count: n)
         let fixed = peakBytes(model: model, layers: 0, inflight: inflight)
         for (index, worker) in workers.enumerated() {
-            capacity[index] = max(0, (worker.memoryBytes - fixed) / max(1, model.bytesPerLayer))
+            capacity[index] = max(0, (worker.memoryBytes - fixed) / max(1, model.bytesPerLayer + model.promptCacheBytesPerLayer))
         }
         let totalCapacity = capacity.reduce(0, +)
         guard totalCapacity >= model.layerCount else {

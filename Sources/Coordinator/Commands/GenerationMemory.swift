@@ -19,12 +19,15 @@ struct GenerationMemory: Equatable {
     var latentBytes: Int
     var transformerBytes: Int
     var vaeBytes: Int
+    /// The transformer's prompt cache: every block's cross-attention keys and values for each branch's prompt,
+    /// resident from the first step to the end (also while the VAE decodes).
+    var promptCacheBytes: Int = 0
 
     /// The fixed cost of the process.
     static let processBytes = ClusterConstants.processOverheadBytes
 
     /// The predicted peak.
-    var totalBytes: Int { Self.processBytes + weightBytes + latentBytes + max(transformerBytes, vaeBytes) }
+    var totalBytes: Int { Self.processBytes + weightBytes + latentBytes + promptCacheBytes + max(transformerBytes, vaeBytes) }
 
     /// The prediction for `spec` on `family`'s model, whose files weigh `weightBytes`.
     static func estimate(spec: VideoJobSpec, family: any VideoModelFamily, weightBytes: Int) throws -> GenerationMemory {
@@ -40,13 +43,15 @@ struct GenerationMemory: Equatable {
             weightBytes: weightBytes, latentBytes: 6 * 4 * latentElements,
             transformerBytes: figures.workspaceBytes(tokens: tokens, textLength: textLength)
                 + figures.activationBytes(tokens: tokens) + branches * figures.textBytes(textLength: textLength),
-            vaeBytes: max(decoding, encoding))
+            vaeBytes: max(decoding, encoding),
+            promptCacheBytes: branches * figures.blockCount * figures.promptCacheBytesPerBlock(textLength: textLength))
     }
 
     /// "1.2 GiB (weights 11 MiB, latents 2 MiB, transformer 40 MiB, VAE decoding 1.1 GiB)".
     var summary: String {
         "\(formatBytes(totalBytes)) (weights \(formatBytes(weightBytes)), latents \(formatBytes(latentBytes)), "
-            + "transformer \(formatBytes(transformerBytes)), VAE \(formatBytes(vaeBytes)))"
+            + "transformer \(formatBytes(transformerBytes)), prompt cache \(formatBytes(promptCacheBytes)), "
+            + "VAE \(formatBytes(vaeBytes)))"
     }
 
     /// Bytes of every `.safetensors` file under `folder` (the weights a run maps).

@@ -46,6 +46,12 @@ public struct TransformerFigures: Sendable, Equatable {
         textLength * hiddenSize * Self.floatBytes
     }
 
+    /// Bytes one block keeps per prompt in the transformer's prompt cache: the cross-attention keys and values over
+    /// the text (`WanTransformer.promptCacheBytes`), resident for as long as the transformer lives.
+    public func promptCacheBytesPerBlock(textLength: Int) -> Int {
+        2 * textLength * hiddenSize * Self.floatBytes
+    }
+
     /// Floating-point operations of one block on `tokens` tokens with `textLength` text tokens: the matrix products
     /// of self-attention (q, k, v, out projections; scores and values), cross-attention and the feed-forward.
     public func flopsPerBlock(tokens: Int, textLength: Int) -> Double {
