@@ -60,96 +60,11 @@ final class JobRunner {
 
     func run(_ record: JobRecord) async {
         let id = record.id
-        let folder = book.folder(of: id)
         watchdog = UnitWatchdog()
         await book.update(id) { $0.state = .running; $0.phase = .encodingText; $0.startedAt = Date().timeIntervalSince1970; $0.message = nil }
         log("\(id): started (\(record.spec.width)x\(record.spec.height), \(record.spec.frames) frames, \(record.spec.steps) steps)")
         do {
-            let spec = record.spec
-            let generator = model.generator
-            let texts = try await onThread { try generator.encodeTexts(for: spec) }
-            // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
-            // checkpoint holds only the loop's latent and scheduler state).
-            if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = .encodingMedia } }
-            let job = try await onThread { try generator.prepare(spec, texts: texts) }
-            var loop = try resumeOrStart(id: id, job: job, folder: folder)
-            // The stages host the blocks of the family's one expert (Wan2.1); its projected text per branch.
-            let context = JobContext(
-                jobID: id,
-                tensors: try GuidanceBranch.allCases.compactMap { branch in
-                    try texts.projected[0][branch].map { try StageTensors.pack(StageTensors.text(branch: branch.rawValue), $0) }
-                })
-            let planning = try model.planningModel(for: spec)
-            var placement: Placement?
-            while !loop.isFinished {
-                try await checkCancelled(id)
-                var results: [WorkUnitID: Tensor] = [:]
-                let stepStarted = Date()
-                var failedAttempts = 0
-                while true {
-                    if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
-                    let attemptStarted = Date()
-                    do {
-                        try await runStep(id: id, loop: loop, job: job, placement: placement!, results: &results)
-                        break
-                    } catch let failure as StepFailure {
-                        log("\(id): step \(loop.stepIndex + 1) failed on \(failure); re-planning over the remaining workers")
-                        placement = nil
-                        await pool.forgetStages()
-                        let lost = Date().timeIntervalSince(attemptStarted)
-                        await book.update(id) { $0.stepsRedone += 1; $0.secondsLost += lost; $0.message = "step \(loop.stepIndex + 1) redone after \(failure)" }
-                        // A failure that repeats whatever the placement (a worker refusing the same micro-batch
-                        // every time) must not spin: back off, and give up on the job after enough attempts.
-                        failedAttempts += 1
-                        guard failedAttempts < Self.maxAttemptsPerStep else {
-                            throw ClusterError(
-                                "step \(loop.stepIndex + 1) failed \(failedAttempts) times in a row; the last: \(failure)")
-                        }
-                        if failedAttempts >= 3 {
-                            let delay = min(5.0, 0.1 * Double(1 << min(failedAttempts - 3, 6)))
-                            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
-                        }
-                    }
-                }
-                let current = loop
-                let finished = results
-                loop = try await onThread {
-                    var next = current
-                    try next.advance(with: finished)
-                    return next
-                }
-                try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(loop, job: id, folder: folder) }
-                let seconds = Date().timeIntervalSince(stepStarted)
-                log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", seconds))
-                await book.update(id) { $0.stepsDone = loop.stepIndex; $0.phase = .denoising }
-            }
-            try await checkCancelled(id)
-            await book.update(id) { $0.phase = .decoding }
-            let kind = record.output
-            let partial = (folder as NSString).appendingPathComponent("result.partial.\(kind.rawValue)")
-            let final = (folder as NSString).appendingPathComponent(record.resultName)
-            let latents = loop.latents
-            try await whileStorageFails(id, "result") {
-                do {
-                    try await onThread {
-                        let file = try kind.makeSink(
-                            path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
-                        try generator.decode(
-                            latents, timeline: spec.timeline, passthrough: job.conditioning.passthrough, into: file)
-                    }
-                    guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
-                } catch {
-                    unlink(partial)
-                    throw error
-                }
-            }
-            let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
-            try await whileStorageFails(id, "finished job.json") {
-                try await book.updateDurably(id) {
-                    $0.state = .finished; $0.phase = .finished; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
-                }
-            }
-            log("\(id): finished, \(size) bytes in \(final)")
+            try await execute(record)
             await pool.release(id, reason: "finished")
         } catch is JobCancelled {
             await book.update(id) { $0.state = .cancelled; $0.phase = .cancelled; $0.finishedAt = Date().timeIntervalSince1970 }
@@ -162,6 +77,109 @@ final class JobRunner {
             log("\(id): failed: \(error)")
             await pool.release(id, reason: "failed")
         }
+    }
+
+    /// A job from its texts to its result file: prepared through the same `VideoGenerator` as `generate`, denoised on
+    /// the workers step by step, decoded here.
+    private func execute(_ record: JobRecord) async throws {
+        let (id, spec, folder) = (record.id, record.spec, book.folder(of: record.id))
+        let generator = model.generator
+        let texts = try await onThread { try generator.encodeTexts(for: spec) }
+        // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
+        // checkpoint holds only the loop's latent and scheduler state).
+        if !(spec.media ?? []).isEmpty { await book.update(id) { $0.phase = .encodingMedia } }
+        let job = try await onThread { try generator.prepare(spec, texts: texts) }
+        var loop = try resumeOrStart(id: id, job: job, folder: folder)
+        // The stages host the blocks of the family's one expert (Wan2.1); its projected text per branch.
+        let context = JobContext(
+            jobID: id,
+            tensors: try GuidanceBranch.allCases.compactMap { branch in
+                try texts.projected[0][branch].map { try StageTensors.pack(StageTensors.text(branch: branch.rawValue), $0) }
+            })
+        let planning = try model.planningModel(for: spec)
+        var placement: Placement?
+        while !loop.isFinished {
+            try await checkCancelled(id)
+            let stepStarted = Date()
+            let results = try await runStepRetrying(
+                id: id, loop: loop, job: job, placement: &placement, context: context, planning: planning)
+            let current = loop
+            loop = try await onThread {
+                var next = current
+                try next.advance(with: results)
+                return next
+            }
+            let done = loop
+            try await whileStorageFails(id, "checkpoint") { try StateStore.saveCheckpoint(done, job: id, folder: folder) }
+            log(String(format: "\(id): step \(loop.stepIndex)/\(spec.steps) in %.3f s", Date().timeIntervalSince(stepStarted)))
+            await book.update(id) { $0.stepsDone = done.stepIndex; $0.phase = .denoising }
+        }
+        try await checkCancelled(id)
+        await book.update(id) { $0.phase = .decoding }
+        let (size, final) = try await writeResult(record, latents: loop.latents, job: job)
+        try await whileStorageFails(id, "finished job.json") {
+            try await book.updateDurably(id) {
+                $0.state = .finished; $0.phase = .finished; $0.resultBytes = size; $0.finishedAt = Date().timeIntervalSince1970
+            }
+        }
+        log("\(id): finished, \(size) bytes in \(final)")
+    }
+
+    /// One step's results, re-planning after a failed attempt. A failure that repeats whatever the placement (a
+    /// worker refusing the same micro-batch every time) must not spin: it backs off, and fails the job after
+    /// `maxAttemptsPerStep` attempts.
+    private func runStepRetrying(
+        id: String, loop: DenoisingLoop, job: PreparedJob, placement: inout Placement?, context: JobContext,
+        planning: PlanningModel
+    ) async throws -> [WorkUnitID: Tensor] {
+        var results: [WorkUnitID: Tensor] = [:]
+        var failedAttempts = 0
+        while true {
+            if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
+            let attemptStarted = Date()
+            do {
+                try await runStep(id: id, loop: loop, job: job, placement: placement!, results: &results)
+                return results
+            } catch let failure as StepFailure {
+                log("\(id): step \(loop.stepIndex + 1) failed on \(failure); re-planning over the remaining workers")
+                placement = nil
+                await pool.forgetStages()
+                let lost = Date().timeIntervalSince(attemptStarted)
+                await book.update(id) { $0.stepsRedone += 1; $0.secondsLost += lost; $0.message = "step \(loop.stepIndex + 1) redone after \(failure)" }
+                failedAttempts += 1
+                guard failedAttempts < Self.maxAttemptsPerStep else {
+                    throw ClusterError("step \(loop.stepIndex + 1) failed \(failedAttempts) times in a row; the last: \(failure)")
+                }
+                if failedAttempts >= 3 {
+                    let delay = min(5.0, 0.1 * Double(1 << min(failedAttempts - 3, 6)))
+                    try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+                }
+            }
+        }
+    }
+
+    /// Decodes the final latent into `result.<ext>` (written as a partial file, then renamed); returns its size and
+    /// path.
+    private func writeResult(_ record: JobRecord, latents: Tensor, job: PreparedJob) async throws -> (Int, String) {
+        let (id, spec, kind, generator) = (record.id, record.spec, record.output, model.generator)
+        let folder = book.folder(of: id)
+        let partial = (folder as NSString).appendingPathComponent("result.partial.\(kind.rawValue)")
+        let final = (folder as NSString).appendingPathComponent(record.resultName)
+        try await whileStorageFails(id, "result") {
+            do {
+                try await onThread {
+                    let file = try kind.makeSink(
+                        path: partial, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
+                    try generator.decode(latents, timeline: spec.timeline, passthrough: job.conditioning.passthrough, into: file)
+                }
+                guard rename(partial, final) == 0 else { throw StateWriteError(path: final, operation: "rename", code: errno) }
+            } catch {
+                unlink(partial)
+                throw error
+            }
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: final)[.size] as? Int) ?? 0
+        return (size, final)
     }
 
     /// The loop from the newest whole checkpoint of the job, or a fresh one when there is none (see
