@@ -1,5 +1,6 @@
 // bench-model's command line.
 import Model
+import Cluster
 import Foundation
 
 /// The command line.
@@ -32,45 +33,38 @@ struct BenchOptions {
         (720 = 24 x 30, 256 = 16 x 16).
         """
 
+    /// The options `usage` describes.
+    static let specs: [OptionSpec] = [
+        .value("--tokens", "LIST", "token counts"), .value("--memory-tokens", "LIST", "token counts"),
+        .value("--threads", "N", "threads"), .value("--text-length", "N", "text tokens"), .value("--model", "DIR", "model"),
+        .value("--pytorch-script", "FILE", "diffusers script"), .value("--child", "TOKENS", "internal: one forward"),
+        .value("--profile", "LIST", "token counts"), .flag("--kernels", "kernel table"), .value("--rounds", "N", "rounds"),
+    ]
+
+    /// Parses the arguments strictly (the shared parser); `--help` prints `usage` and exits.
     init(_ arguments: [String]) throws {
-        var index = 0
-        func value() throws -> String {
-            guard index + 1 < arguments.count else { throw BenchError("\(arguments[index]) needs a value") }
-            index += 1
-            return arguments[index]
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(BenchOptions.usage)
+            exit(0)
         }
+        let options = try CommandLineOptions(arguments, specs: Self.specs)
         func count(_ text: Substring) throws -> Int {
             guard let n = Int(text), (256...65536).contains(n), patchGrid(tokens: n).height <= 1024 else {
                 throw BenchError("token counts are 256...65536 with a grid of at most 1,024 patches a side, got '\(text)'")
             }
             return n
         }
-        func list(_ text: String) throws -> [Int] { try text.split(separator: ",").map(count) }
-        func bounded(_ range: ClosedRange<Int>, _ name: String) throws -> Int {
-            guard let n = Int(try value()), range.contains(n) else {
-                throw BenchError("\(name) expects \(range.lowerBound)...\(range.upperBound)")
-            }
-            return n
-        }
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--tokens": tokens = try list(value())
-            case "--memory-tokens": memoryTokens = try list(value())
-            case "--threads": threads = try bounded(1...1024, "--threads")
-            case "--text-length": textLength = try bounded(1...4096, "--text-length")
-            case "--model": model = try value()
-            case "--pytorch-script": pytorchScript = try value()
-            case "--child": child = try count(Substring(try value()))
-            case "--profile": profile = try list(value())
-            case "--kernels": kernels = true
-            case "--rounds": rounds = try bounded(1...20, "--rounds")
-            case "--help", "-h":
-                print(BenchOptions.usage)
-                exit(0)
-            default: throw BenchError("unknown option '\(arguments[index])'; see --help")
-            }
-            index += 1
-        }
+        func list(_ name: String) throws -> [Int]? { try options.string(name).map { try $0.split(separator: ",").map(count) } }
+        tokens = try list("--tokens") ?? tokens
+        memoryTokens = try list("--memory-tokens") ?? memoryTokens
+        threads = try options.int("--threads", in: 1...1024) ?? threads
+        textLength = try options.int("--text-length", in: 1...4096) ?? textLength
+        model = options.string("--model")
+        pytorchScript = options.string("--pytorch-script")
+        child = try options.string("--child").map { try count(Substring($0)) }
+        profile = try list("--profile")
+        kernels = options.flag("--kernels")
+        rounds = try options.int("--rounds", in: 1...20) ?? rounds
     }
 }
 

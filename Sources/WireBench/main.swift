@@ -12,6 +12,7 @@
 //                                             seal speed over 1, 16 and 256 MiB (one thread, except CRC-32C)
 //   --receiver-cpu N                          with any of the above: run the receiver process on CPU N only
 //                                             (scripts/bench-wire.sh --cpus A,B pins the sender with taskset)
+import Cluster
 import Foundation
 import Wire
 #if canImport(Glibc)
@@ -321,12 +322,17 @@ func runSender() async throws {
 
 /// `--profile MIB COUNT [--raw] [--no-checksums]`: COUNT requests of one size, one at a time; prints the
 /// deciles and mean of their times. MIB 0 sends `statsRequest` (or, raw, an 8-byte ping).
-func runProfile(_ arguments: [String]) async throws {
-    let numbers = arguments.compactMap { Int($0) }
+func runProfile(_ options: CommandLineOptions) async throws {
+    let numbers = try options.positional.map { text in
+        guard let number = Int(text), number >= 0, number <= 1 << 20 else {
+            throw CommandLineError("--profile takes MIB COUNT as integers, got '\(text)'")
+        }
+        return number
+    }
     let mebibytes = numbers.count > 0 ? numbers[0] : 1
     let count = max(10, numbers.count > 1 ? numbers[1] : 2000)
-    let checksums = !arguments.contains("--no-checksums")
-    let isRaw = arguments.contains("--raw")
+    let checksums = !options.flag("--no-checksums")
+    let isRaw = options.flag("--raw")
     let receiver = try startReceiver()
     defer { receiver.process.terminate() }
     let (message, tensor) = mebibytes == 0 ? (Message.statsRequest, nil) : try forwardMessage(bytes: mebibytes << 20)
@@ -458,20 +464,37 @@ func systemCongestionControl() -> String {
         .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
 }
 
-/// `--congestion NAME`: every socket of the run (raw and wire, both processes) uses this algorithm.
-let congestionControl: String? = {
-    let arguments = CommandLine.arguments
-    guard let index = arguments.firstIndex(of: "--congestion"), index + 1 < arguments.count else { return nil }
-    return arguments[index + 1]
+/// The command line, read once by the shared parser (the header comment of this file is its help).
+let benchOptions: CommandLineOptions = {
+    let specs: [OptionSpec] = [
+        .flag("--receive", "internal: the receiving process"), .flag("--profile", "diagnostics"),
+        .flag("--raw", "profile the raw socket"), .flag("--no-checksums", "profile without checksums"),
+        .flag("--crc", "CRC-32C speed"), .flag("--mac", "MAC and cipher speed"),
+        .value("--congestion", "NAME", "TCP congestion control"), .value("--receiver-cpu", "N", "receiver's CPU"),
+    ]
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.contains("--help") || arguments.contains("-h") {
+        print("usage: see the comment at the top of Sources/WireBench/main.swift, or scripts/bench-wire.sh")
+        exit(0)
+    }
+    do {
+        let options = try CommandLineOptions(arguments, specs: specs, maxPositional: 2)
+        if !options.positional.isEmpty && !options.flag("--profile") {
+            throw CommandLineError("unexpected argument '\(options.positional[0])'; see --help")
+        }
+        _ = try options.int("--receiver-cpu", in: 0...4095)
+        return options
+    } catch {
+        FileHandle.standardError.write(Data("bench-wire: \(error)\n".utf8))
+        exit(2)
+    }
 }()
 
+/// `--congestion NAME`: every socket of the run (raw and wire, both processes) uses this algorithm.
+let congestionControl: String? = benchOptions.string("--congestion")
+
 /// `--receiver-cpu N`: the receiver process runs on CPU N only.
-let receiverCPU: String? = {
-    let arguments = CommandLine.arguments
-    guard let index = arguments.firstIndex(of: "--receiver-cpu"), index + 1 < arguments.count else { return nil }
-    guard Int(arguments[index + 1]) != nil else { fatalError("--receiver-cpu takes a CPU number") }
-    return arguments[index + 1]
-}()
+let receiverCPU: String? = benchOptions.string("--receiver-cpu")
 
 /// The CPUs this process may run on, as /proc/self/status lists them.
 func allowedCPUs() -> String {
@@ -480,13 +503,13 @@ func allowedCPUs() -> String {
     return line.map { $0.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces) } ?? "unknown"
 }
 
-if CommandLine.arguments.contains("--receive") {
+if benchOptions.flag("--receive") {
     try await runReceiver()
-} else if let index = CommandLine.arguments.firstIndex(of: "--profile") {
-    try await runProfile(Array(CommandLine.arguments[(index + 1)...]))
-} else if CommandLine.arguments.contains("--crc") {
+} else if benchOptions.flag("--profile") {
+    try await runProfile(benchOptions)
+} else if benchOptions.flag("--crc") {
     runCRCSpeed()
-} else if CommandLine.arguments.contains("--mac") {
+} else if benchOptions.flag("--mac") {
     try runMACSpeed()
 } else {
     try await runSender()
