@@ -19,15 +19,8 @@ struct ChildRun {
 /// Child process: a warm-up forward at 1,024 tokens (another prompt), then two timed forwards at `tokens` with one
 /// prompt; prints the five `ChildRun` numbers on one line.
 func runChild(tokens: Int, options: BenchOptions) throws {
-    Compute.setThreadCount(options.threads)
-    let model = try WanTransformer.load(options.model!)
+    let (model, timestep) = try loadWarmedModel(options)
     let config = model.config
-    let timestep = Tensor(shape: [1], scalars: [500])
-    // Warm-up on a small latent touches every weight page once.
-    let warmUpText = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 7, stream: 4)
-    _ = try model(
-        hiddenStates: Tensor.randomNormal(shape: latentShape(tokens: 1024, config: config), seed: 7, stream: 1),
-        timestep: timestep, encoderHiddenStates: warmUpText)
     let text = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 7, stream: 3)
     var measured: [(wall: Double, cpu: Double)] = []
     for stream in [2, 5] {
@@ -78,4 +71,18 @@ func pytorchSeconds(script: String, tokens: Int, options: BenchOptions) -> Doubl
     guard process.terminationStatus == 0 else { return nil }
     let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
     return lines.last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+}
+
+/// The bench model loaded with the run's threads, warmed up by one forward on a small latent (which touches every
+/// weight page once), and the timestep every timed forward uses.
+func loadWarmedModel(_ options: BenchOptions) throws -> (WanTransformer, Tensor) {
+    Compute.setThreadCount(options.threads)
+    let model = try WanTransformer.load(options.model!)
+    let config = model.config
+    let timestep = Tensor(shape: [1], scalars: [500])
+    let warmUpText = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 7, stream: 4)
+    _ = try model(
+        hiddenStates: Tensor.randomNormal(shape: latentShape(tokens: 1024, config: config), seed: 7, stream: 1),
+        timestep: timestep, encoderHiddenStates: warmUpText)
+    return (model, timestep)
 }

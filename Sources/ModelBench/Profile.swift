@@ -6,14 +6,8 @@ import Model
 /// Runs the forward at each token count in `counts` (a new prompt, then the same prompt again) and prints, per
 /// operation, its calls, wall milliseconds, share of the forward and CPU busy share of `threads` cores.
 func profileForward(counts: [Int], options: BenchOptions) throws {
-    Compute.setThreadCount(options.threads)
-    let model = try WanTransformer.load(options.model!)
+    let (model, timestep) = try loadWarmedModel(options)
     let config = model.config
-    let timestep = Tensor(shape: [1], scalars: [500])
-    let warmUpText = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 7, stream: 4)
-    _ = try model(
-        hiddenStates: Tensor.randomNormal(shape: latentShape(tokens: 1024, config: config), seed: 7, stream: 1),
-        timestep: timestep, encoderHiddenStates: warmUpText)
     for (index, tokens) in counts.enumerated() {
         let text = Tensor.randomNormal(shape: [1, options.textLength, config.textDim], seed: 8, stream: UInt64(index))
         let latent = Tensor.randomNormal(shape: latentShape(tokens: tokens, config: config), seed: 7, stream: 2)

@@ -70,11 +70,7 @@ struct SpeedProbe: Sendable {
             gigaflops: rates[rounds / 2], wallGigaflops: wallRates[rounds / 2], seconds: wallClock() - started)
     }
 
-    private static func cpuClock() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
+    private static func cpuClock() -> Double { OpProfile.processCPUSeconds() }
 
     private static func wallClock() -> Double {
         var time = timespec()
