@@ -6,6 +6,7 @@ extension JobRequest {
     /// The JSON keys of a request, each with the command-line option that sets it.
     public enum Field: String, CodingKey, CaseIterable, Sendable {
         case version, prompt, width, height, frames, fps, steps, guidance, shift, scheduler, seed, task, loop, fit, output
+        case loras
         case negativePrompt = "negative_prompt"
         case durationSeconds = "duration_seconds"
         case maxSequenceLength = "max_sequence_length"
@@ -21,6 +22,7 @@ extension JobRequest {
             case .durationSeconds: return "--duration"
             case .task: return "--image/--extend-forward/--extend-backward/--connect/--edit"
             case .output: return "--format"
+            case .loras: return "--lora"
             case .version: return "version"
             default: return "--" + rawValue.replacingOccurrences(of: "_", with: "-")
             }
@@ -87,6 +89,7 @@ extension JobRequest {
         fit = try value(.fit)
         expandPrompt = try value(.expandPrompt) ?? false
         output = try value(.output) ?? .y4m
+        loras = try value(.loras)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -106,6 +109,7 @@ extension JobRequest {
         try fields.encodeIfPresent(task, forKey: .task); try fields.encodeIfPresent(pinStrength, forKey: .pinStrength)
         try fields.encode(loop, forKey: .loop); try fields.encodeIfPresent(fit, forKey: .fit)
         try fields.encode(expandPrompt, forKey: .expandPrompt); try fields.encode(output, forKey: .output)
+        try fields.encodeIfPresent(loras, forKey: .loras)
     }
 
     /// A decoding error in a sentence (Foundation's own descriptions name coding paths, not what a user typed).

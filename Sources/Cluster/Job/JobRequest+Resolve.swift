@@ -40,8 +40,18 @@ extension JobRequest {
         spec.framesPerSecond = fps
         spec.steps = steps ?? defaults.steps
         spec.guidanceScale = guidance ?? defaults.guidance
-        spec.shift = shift
-        spec.scheduler = scheduler
+        spec.shift = shift ?? defaults.shift
+        spec.scheduler = scheduler ?? defaults.scheduler
+        if let loras {
+            spec.loras = try loras.map { lora in
+                do { return LoRAReference(path: try media.path(lora.path), scale: lora.scale) } catch {
+                    throw JobRequestError(field: Field.loras.label, "\(error)")
+                }
+            }
+        } else {
+            spec.loras = defaults.loras
+        }
+        if spec.loras?.isEmpty == true { spec.loras = nil }
         spec.seed = seed ?? 0
         spec.maxSequenceLength = maxSequenceLength ?? 512
         spec.windowFrames = windowFrames ?? 21

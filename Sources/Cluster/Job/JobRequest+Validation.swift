@@ -18,10 +18,19 @@ extension JobRequest {
         try check(.guidance, guidance, in: 0...100)
         try check(.shift, shift, in: 0.0001...100)
         try check(.pinStrength, pinStrength, in: 0...1)
+        try checkLoRAs()
         if frames != nil && durationSeconds != nil {
             throw JobRequestError(field: Field.frames.label, "and duration_seconds (--duration) exclude each other: give one")
         }
         try checkTask()
+    }
+
+    private func checkLoRAs() throws(JobRequestError) {
+        var probe = VideoJobSpec(prompt: "", width: 16, height: 16, frames: 1)
+        probe.loras = loras
+        do { try probe.validateLoRAs() } catch {
+            throw JobRequestError(field: Field.loras.label, "\(error)")
+        }
     }
 
     private func checkTexts() throws(JobRequestError) {

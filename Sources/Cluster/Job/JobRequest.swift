@@ -60,6 +60,9 @@ public struct JobRequest: Codable, Sendable, Equatable {
     public var expandPrompt = false
     /// The result's format.
     public var output: VideoOutputKind = .y4m
+    /// LoRAs, in order, each at its scale (file paths for `generate`, attachment names for a cluster job); nil takes
+    /// the model's defaults, an empty list asks for none.
+    public var loras: [LoRAReference]?
 
     /// A request with a prompt and nothing else given.
     public init(prompt: String) { self.prompt = prompt }

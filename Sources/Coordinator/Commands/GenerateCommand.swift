@@ -32,7 +32,7 @@ enum GenerateCommand: Command {
         .value(
             "--memory", "SIZE",
             "refuse a job predicted to need more than SIZE, e.g. 16GiB (default: the system's MemAvailable)"),
-    ] + JobOptions.taskSpecs
+    ] + JobOptions.taskSpecs + JobOptions.loraSpecs
 
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") {
@@ -71,8 +71,13 @@ enum GenerateCommand: Command {
         }
         let quiet = options.flag("--quiet")
         if !quiet { printError("generate: loading model \(modelPath)") }
-        let generator = try VideoGenerator(folder: folder)
-        let memory = try checkMemory(spec, family: generator.family, folder: folder, options: options)
+        let generator = try VideoGenerator(folder: folder).forJob(spec)
+        if !quiet, let loras = spec.loras {
+            let names = loras.map { "\(($0.path as NSString).lastPathComponent) at \($0.scale)" }.joined(separator: ", ")
+            printError("generate: LoRAs \(names): \(generator.loras.adapters.count) layers adapted, \(formatBytes(generator.loras.byteCount))")
+        }
+        let memory = try checkMemory(
+            spec, family: generator.family, folder: folder, loraBytes: generator.loras.byteCount, options: options)
         let sink = try kind.makeSink(path: output, width: spec.width, height: spec.height, frames: spec.frames, fps: spec.framesPerSecond)
         let plan = try spec.windowPlan()
         let unitsPerStep = plan.windows.count * (spec.usesGuidance ? 2 : 1)
@@ -107,9 +112,11 @@ enum GenerateCommand: Command {
     /// Predicts the job's peak memory and refuses it, naming the largest size that fits, when it exceeds
     /// `--memory` or the system's available memory.
     static func checkMemory(
-        _ spec: VideoJobSpec, family: any VideoModelFamily, folder: ModelFolder, options: CommandLineOptions
+        _ spec: VideoJobSpec, family: any VideoModelFamily, folder: ModelFolder, loraBytes: Int = 0,
+        options: CommandLineOptions
     ) throws -> GenerationMemory {
-        let weights = GenerationMemory.weightBytes(folder: folder.path)
+        // The job's LoRAs are held as float32 factors beside the weights.
+        let weights = GenerationMemory.weightBytes(folder: folder.path) + loraBytes
         let predict = { (job: VideoJobSpec) in try GenerationMemory.estimate(spec: job, family: family, weightBytes: weights) }
         let predicted = try predict(spec)
         let budget: Int?

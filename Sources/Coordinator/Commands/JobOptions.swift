@@ -33,6 +33,28 @@ enum JobOptions {
                 + "and stored with the job"),
     ]
 
+    /// The LoRA option, listed in `generate --help` (and accepted by `submit`).
+    static let loraSpecs: [OptionSpec] = [
+        .value(
+            "--lora", "FILE[:SCALE]",
+            "apply a LoRA (diffusers/PEFT, original Wan/ComfyUI/lightx2v or musubi/kohya safetensors) at SCALE "
+                + "(default 1); repeat to add several; 'none' turns off the model folder's default LoRAs",
+            repeatable: true),
+    ]
+
+    /// The `--lora` values: nil when none is given (the model's defaults apply), empty for `--lora none`.
+    static func loras(from options: CommandLineOptions) throws -> [LoRAReference]? {
+        let values = options.strings("--lora")
+        if values.isEmpty { return nil }
+        if values == ["none"] { return [] }
+        return try values.map { value in
+            guard value != "none" else { throw CommandLineError("option '--lora none' cannot be combined with other LoRAs") }
+            do { return try LoRAReference(argument: value) } catch let error as JobSpecError {
+                throw CommandLineError("option '--lora' \(error.message)")
+            }
+        }
+    }
+
     /// Turns `--connect A B` into `--connect=A --connect=B` (the parser takes one value per occurrence).
     static func normalize(_ arguments: [String]) -> [String] {
         var result: [String] = []
@@ -88,6 +110,7 @@ enum JobOptions {
         request.expandPrompt = options.flag("--expand-prompt")
         request.pinStrength = try options.double("--pin-strength")
         request.task = try task(from: options)
+        request.loras = try loras(from: options)
         try request.validate()
         return request
     }

@@ -7,7 +7,7 @@
 /// redesign: Wan2.2 TI2V-5B is another `layout` (48 channels, 16x spatial compression) whose units carry per-token
 /// timesteps (`WorkUnitInput.frameTimesteps`, which the stage state already carries as token rows); Wan2.2 A14B
 /// has two `experts`, switched by `expert(forTimestep:)` at its boundary timestep, each with its own blocks; a
-/// LoRA is a family whose experts load patched weights.
+/// job's LoRAs make an adapted copy of the family (`adapted(by:)`), whose experts carry the adapters.
 public protocol VideoModelFamily: Sendable {
     /// The latent the loop denoises and the transformer's patching of it.
     var layout: LatentLayout { get }
@@ -26,4 +26,8 @@ public protocol VideoModelFamily: Sendable {
     func encodePrompt(_ prompt: String, maxSequenceLength: Int) throws -> Tensor
     /// The scheduler of a job: the model's configuration with the job's overrides, for the job's step count.
     func scheduler(for spec: VideoJobSpec) throws -> any DiffusionScheduler
+    /// Checks that `stack` fits the family's transformers (every module a linear layer, every width right).
+    func check(_ stack: LoRAStack) throws
+    /// A copy whose transformers (the parts loaded here) carry `stack`'s adapters; check the stack first.
+    func adapted(by stack: LoRAStack) -> any VideoModelFamily
 }

@@ -19,7 +19,7 @@ public struct Wan21Family: VideoModelFamily {
     /// The umT5 text encoder.
     public let textEncoder: UMT5Encoder
     /// The diffusion transformer (or its entry and exit pieces).
-    public let transformer: WanTransformer
+    public private(set) var transformer: WanTransformer
     /// The video VAE.
     public let vae: WanVAE
     /// The scheduler configuration from `scheduler/scheduler_config.json`.
@@ -74,6 +74,18 @@ public struct Wan21Family: VideoModelFamily {
     /// The model's scheduler with the job's `--scheduler` and `--shift` applied.
     public func scheduler(for spec: VideoJobSpec) throws -> any DiffusionScheduler {
         try schedulerConfiguration.overriding(kind: spec.scheduler, shift: spec.shift).makeScheduler(stepCount: spec.steps)
+    }
+
+    /// `WanTransformerConfig.check`: the whole model's layers, whichever part is loaded here.
+    public func check(_ stack: LoRAStack) throws {
+        try transformer.config.check(stack)
+    }
+
+    /// The family with `stack`'s adapters on the loaded transformer part.
+    public func adapted(by stack: LoRAStack) -> any VideoModelFamily {
+        var copy = self
+        copy.transformer = transformer.adapted(by: stack)
+        return copy
     }
 
     // MARK: - A worker's stage

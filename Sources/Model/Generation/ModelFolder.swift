@@ -37,7 +37,13 @@ public struct ModelFolder: Sendable {
         guard let data = FileManager.default.contents(atPath: file) else { return GenerationDefaults() }
         guard data.count <= 1 << 16 else { throw ModelFolderError(description: "\(file) is larger than 64 KiB") }
         do {
-            return try JSONDecoder().decode(GenerationDefaults.self, from: data)
+            var defaults = try JSONDecoder().decode(GenerationDefaults.self, from: data)
+            defaults.loras = defaults.loras.map { lora in
+                var resolved = lora
+                if !lora.path.hasPrefix("/") { resolved.path = component(lora.path) }
+                return resolved
+            }
+            return defaults
         } catch {
             throw ModelFolderError(description: "\(file): \(error)")
         }
@@ -60,12 +66,19 @@ public struct GenerationDefaults: Codable, Sendable, Equatable {
     public var guidance: Double = 5.0
     /// Negative prompt.
     public var negativePrompt: String = ""
+    /// The sampler (nil: the model's scheduler config).
+    public var scheduler: SchedulerKind?
+    /// Flow shift (nil: the model's scheduler config).
+    public var shift: Double?
+    /// LoRAs every job gets unless it names its own (paths relative to the model folder in the file; made
+    /// absolute when the folder reads it), e.g. a step-distillation LoRA with its 4-step recipe.
+    public var loras: [LoRAReference] = []
 
     /// The Wan2.1 defaults.
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case width, height, frames, fps, steps, guidance
+        case width, height, frames, fps, steps, guidance, scheduler, shift, loras
         case negativePrompt = "negative_prompt"
     }
 
@@ -79,6 +92,9 @@ public struct GenerationDefaults: Codable, Sendable, Equatable {
         steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? steps
         guidance = try container.decodeIfPresent(Double.self, forKey: .guidance) ?? guidance
         negativePrompt = try container.decodeIfPresent(String.self, forKey: .negativePrompt) ?? negativePrompt
+        scheduler = try container.decodeIfPresent(SchedulerKind.self, forKey: .scheduler)
+        shift = try container.decodeIfPresent(Double.self, forKey: .shift)
+        loras = try container.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
     }
 }
 

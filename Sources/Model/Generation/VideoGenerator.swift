@@ -13,15 +13,43 @@ public struct EnteredUnit: Sendable {
 /// Generates videos with one model family: in this process (`generate`), or piece by piece for a cluster
 /// (`encodeTexts`, `prepare`, `entry`, `exit`, `decode`).
 public final class VideoGenerator: Sendable {
-    /// The model family.
+    /// The model family (with the job's LoRAs on it, for a generator made by `forJob`).
     public let family: any VideoModelFamily
+    /// The LoRAs this generator's family carries, as a job names them (nil: none).
+    public let jobLoRAs: [LoRAReference]?
+    /// Those LoRAs' adapters, per module: what a cluster's stages get their share of.
+    public let loras: LoRAStack
 
     /// The noise stream of the initial latent.
     public static let initialNoiseStream = KeyedRandom.stream(named: "initial-latents")
 
-    /// A generator over `family`.
+    /// The family without LoRAs, which `forJob` adapts.
+    private let baseFamily: any VideoModelFamily
+
+    /// A generator over `family` (without LoRAs).
     public init(family: any VideoModelFamily) {
         self.family = family
+        baseFamily = family
+        jobLoRAs = nil
+        loras = .none
+    }
+
+    private init(base: any VideoModelFamily, jobLoRAs: [LoRAReference], loras: LoRAStack) {
+        family = base.adapted(by: loras)
+        baseFamily = base
+        self.jobLoRAs = jobLoRAs
+        self.loras = loras
+    }
+
+    /// The generator for `spec`: this one when it already carries the job's LoRAs (or the job has none), else a
+    /// copy whose family carries them, read and checked against the model here, before any denoising.
+    public func forJob(_ spec: VideoJobSpec) throws -> VideoGenerator {
+        let wanted = (spec.loras ?? []).isEmpty ? nil : spec.loras
+        if wanted == jobLoRAs { return self }
+        guard let wanted else { return VideoGenerator(family: baseFamily) }
+        let stack = try LoRAStack.load(wanted)
+        try baseFamily.check(stack)
+        return VideoGenerator(base: baseFamily, jobLoRAs: wanted, loras: stack)
     }
 
     /// A generator over the Wan2.1 model in `folder`, loaded whole (our only family so far).
@@ -129,6 +157,10 @@ public final class VideoGenerator: Sendable {
         _ spec: VideoJobSpec, initialLatents: Tensor? = nil, into sink: VideoSink,
         load: (String) throws -> [RGBFrame], progress: (GenerationProgress) -> Void = { _ in }
     ) throws {
+        let generator = try forJob(spec)
+        if generator !== self {
+            return try generator.generate(spec, initialLatents: initialLatents, into: sink, load: load, progress: progress)
+        }
         progress(.encodingText)
         let texts = try encodeTexts(for: spec)
         let job = try prepare(spec, texts: texts, initialLatents: initialLatents, load: load)

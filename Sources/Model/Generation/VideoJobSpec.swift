@@ -31,6 +31,8 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     public var windowFrames: Int = 21
     /// Least overlap between windows, in latent frames.
     public var windowOverlap: Int = 5
+    /// LoRAs applied to the transformer, in order, each at its scale (nil or empty: none).
+    public var loras: [LoRAReference]?
 
     // MARK: - Conditioning (prompting with images and videos; all nil for text-to-video)
 
@@ -74,6 +76,10 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
         public static let maxMediaPlacements = 8
         /// Longest media source name in UTF-8 bytes.
         public static let maxMediaNameBytes = 4096
+        /// Most LoRAs in one job.
+        public static let maxLoRAs = 8
+        /// Largest LoRA scale magnitude.
+        public static let maxLoRAScale = 100.0
     }
 
     /// Is guidance on (a second, unconditional branch per window)?
@@ -159,11 +165,29 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
         guard windowOverlap >= 0, windowOverlap < windowFrames else {
             throw fail("window_overlap", "must be in 0..<window_frames (\(windowFrames)), got \(windowOverlap)")
         }
+        try validateLoRAs()
         try validateConditioning()
     }
 
     /// Checks the conditioning fields: placements inside the clip and not overlapping, pins on known content,
     /// strengths in range, a loop that really wraps.
+    /// At most `maxLoRAs` LoRAs, each with a path and a finite scale within +-`maxLoRAScale`.
+    public func validateLoRAs() throws(JobSpecError) {
+        let loras = self.loras ?? []
+        guard loras.count <= Limits.maxLoRAs else {
+            throw JobSpecError(field: "loras", message: "has \(loras.count) LoRAs; the limit is \(Limits.maxLoRAs)")
+        }
+        for (index, lora) in loras.enumerated() {
+            guard !lora.path.isEmpty, lora.path.utf8.count <= Limits.maxMediaNameBytes else {
+                throw JobSpecError(field: "loras[\(index)].path", message: "must be 1...\(Limits.maxMediaNameBytes) bytes")
+            }
+            guard lora.scale.isFinite, abs(lora.scale) <= Limits.maxLoRAScale else {
+                throw JobSpecError(
+                    field: "loras[\(index)].scale", message: "must be a finite number within +-\(Limits.maxLoRAScale), got \(lora.scale)")
+            }
+        }
+    }
+
     private func validateConditioning() throws(JobSpecError) {
         func fail(_ field: String, _ message: String) -> JobSpecError { JobSpecError(field: field, message: message) }
         let placements = media ?? []

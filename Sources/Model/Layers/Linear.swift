@@ -13,6 +13,8 @@ public struct Linear: Sendable {
     public let bias: StoredTensor?
     /// Widened bias values (small, kept as float32).
     private let biasValues: [Float]?
+    /// LoRA updates applied beside the base product, in order (none for the checkpoint's own layer).
+    public private(set) var adapters: [LowRankAdapter] = []
 
     /// A layer from stored tensors; `weight` must be [out, in] and `bias` [out].
     public init(weight: StoredTensor, bias: StoredTensor?) {
@@ -28,6 +30,18 @@ public struct Linear: Sendable {
         let weight = try store.take(prefix + ".weight", shape: [outFeatures, inFeatures])
         let biasTensor = bias ? try store.take(prefix + ".bias", shape: [outFeatures]) : nil
         self.init(weight: weight, bias: biasTensor)
+    }
+
+    /// This layer with `adapters` (replacing any it had); each must fit the layer's widths.
+    public func adapted(_ adapters: [LowRankAdapter]) -> Linear {
+        for adapter in adapters {
+            precondition(
+                adapter.inFeatures == inFeatures && adapter.outFeatures == outFeatures,
+                "LoRA \(adapter.source) [\(adapter.outFeatures), \(adapter.inFeatures)] does not fit \(weight.name) \(weight.shape)")
+        }
+        var copy = self
+        copy.adapters = adapters
+        return copy
     }
 
     /// Input width.
@@ -53,6 +67,7 @@ public struct Linear: Sendable {
             if inputWidth == 0 { return }
             x.withUnsafeBufferPointer { input in
                 let a = input.baseAddress!
+                defer { for adapter in adapters { adapter.accumulate(input: a, rows: rows, into: out) } }
                 let direct: Void? = weight.withFloat32PointerIfStored { w in
                     Ops.parallelSgemm(
                         transposeA: false, transposeB: true, m: rows, n: outputWidth, k: inputWidth,

@@ -6,10 +6,10 @@
 public struct WanAttention: Sendable {
     /// Number of heads.
     public let heads: Int
-    let toQ: Linear
-    let toK: Linear
-    let toV: Linear
-    let toOut: Linear
+    var toQ: Linear
+    var toK: Linear
+    var toV: Linear
+    var toOut: Linear
     let normQ: Tensor
     let normK: Tensor
     let eps: Float

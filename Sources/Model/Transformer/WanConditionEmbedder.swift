@@ -9,11 +9,11 @@ public struct WanConditionEmbedder: Sendable {
     public let freqDim: Int
     /// Model width.
     public let dim: Int
-    let timeLinear1: Linear
-    let timeLinear2: Linear
-    let timeProjection: Linear
-    let textLinear1: Linear
-    let textLinear2: Linear
+    var timeLinear1: Linear
+    var timeLinear2: Linear
+    var timeProjection: Linear
+    var textLinear1: Linear
+    var textLinear2: Linear
 
     /// Takes the `condition_embedder.*` weights from `store`.
     public init(store: WeightStore, config: WanTransformerConfig, prefix: String = "condition_embedder.") throws {

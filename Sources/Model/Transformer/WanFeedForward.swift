@@ -2,8 +2,8 @@
 
 /// The feed-forward network of a Wan block (`ffn.net.0.proj`, tanh-GELU, `ffn.net.2`).
 public struct WanFeedForward: Sendable {
-    let projectIn: Linear
-    let projectOut: Linear
+    var projectIn: Linear
+    var projectOut: Linear
     /// Rows processed at a time, bounding the `rows x ffn_dim` intermediate; a fixed number, so results do not
     /// depend on anything but the input.
     public static let rowsPerChunk = 2048

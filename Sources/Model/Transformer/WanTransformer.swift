@@ -14,19 +14,19 @@ public struct WanTransformer: Sendable {
     /// The patch embedding, when this instance hosts the entry piece.
     public let patchEmbedding: WanPatchEmbedding?
     /// The condition embedder, when this instance hosts the entry piece.
-    public let conditionEmbedder: WanConditionEmbedder?
+    public internal(set) var conditionEmbedder: WanConditionEmbedder?
     /// The blocks of `layers`, in order.
-    public let blocks: [WanTransformerBlock]
+    public internal(set) var blocks: [WanTransformerBlock]
     /// The rotary position embedding (no weights).
     public let rope: WanRotaryPosEmbed
-    let exitHead: ExitHead?
+    var exitHead: ExitHead?
     /// The projected text and the blocks' cross-attention keys and values of the prompts seen last.
-    let promptCache = WanPromptCache()
+    var promptCache = WanPromptCache()
 
     /// The output norm's modulation table and `proj_out`.
     struct ExitHead: Sendable {
         let scaleShiftTable: Tensor
-        let projection: Linear
+        var projection: Linear
     }
 
     /// Whether the entry piece (patch + condition embedding) is loaded.

@@ -12,11 +12,11 @@ public struct WanTransformerBlock: Sendable {
     public let dim: Int
     let eps: Float
     let scaleShiftTable: Tensor
-    let selfAttention: WanAttention
-    let crossAttention: WanAttention
+    var selfAttention: WanAttention
+    var crossAttention: WanAttention
     let crossNormWeight: Tensor?
     let crossNormBias: Tensor?
-    let feedForward: WanFeedForward
+    var feedForward: WanFeedForward
 
     /// Takes the `<prefix>.*` weights (prefix `blocks.<i>`) from `store`.
     public init(store: WeightStore, prefix: String, config: WanTransformerConfig) throws {
