@@ -113,8 +113,8 @@ public enum WireLimits {
     public static let maxMessageBytes = 4096
     /// Model references and addresses.
     public static let maxPathBytes = 4096
-    /// Tensors in one message.
-    public static let maxTensors = 64
+    /// Tensors in one message (a job context carries up to four per LoRA adapter of the stage's layers).
+    public static let maxTensors = 16_384
     /// Entries in a stats reply.
     public static let maxStats = 1024
     /// Attachments in a submit.

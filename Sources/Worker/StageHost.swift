@@ -31,14 +31,24 @@ final class StageHost: Sendable {
         let key: MicroBatchKey
         let state: TransformerStageState
         let epoch: UInt64
+        /// The blocks that run it: the stage's, or the job's copy with its LoRA share.
+        let transformer: any StagedTransformer
+    }
+
+    /// What a job's context leaves on this worker: its projected texts and, with LoRAs, its adapted blocks.
+    struct JobConstants: Sendable {
+        /// Projected text per branch.
+        let texts: [Int: Tensor]
+        /// The stage's blocks with the job's LoRA share, when the job has LoRAs for them.
+        let transformer: (any StagedTransformer)?
     }
 
     struct State: ~Copyable {
         var epoch: UInt64 = 0
         var stage: Stage?
         var coordinator: WireConnection?
-        /// Projected text per job and branch.
-        var jobs: [String: [Int: Tensor]] = [:]
+        /// Each job's constants.
+        var jobs: [String: JobConstants] = [:]
         var queue: [Batch] = []
         var batchesRun = 0
         var busyNanoseconds: UInt64 = 0
@@ -248,11 +258,21 @@ final class StageHost: Sendable {
         guard texts[0] != nil else {
             throw ErrorReport(code: .invalidArgument, message: "jobContext must carry \(StageTensors.text(branch: 0))")
         }
+        let adapted: (any StagedTransformer)?
+        do {
+            let share = try StageTensors.loraStack(from: context.tensors)
+            adapted = share.isEmpty ? nil : try stage.transformer.adapted(share: share)
+            if !share.isEmpty {
+                log("job \(context.jobID): LoRA share of \(share.adapters.count) layers, \(share.byteCount) bytes")
+            }
+        } catch {
+            throw ErrorReport(code: .invalidArgument, message: "jobContext of \(context.jobID): \(error)")
+        }
         try state.withLock { state in
             if state.jobs[context.jobID] == nil && state.jobs.count >= Self.maxJobs {
                 throw ErrorReport(code: .resourceExhausted, message: "already holding \(Self.maxJobs) jobs; release one first")
             }
-            state.jobs[context.jobID] = texts
+            state.jobs[context.jobID] = JobConstants(texts: texts, transformer: adapted)
         }
     }
 
@@ -267,18 +287,19 @@ final class StageHost: Sendable {
 
     private func enqueue(_ forward: Forward) throws {
         let key = forward.key
-        guard let (stage, text) = state.withLock({ state -> (Stage, Tensor?)? in
+        guard let (stage, constants) = state.withLock({ state -> (Stage, JobConstants?)? in
             guard let stage = state.stage else { return nil }
-            return (stage, state.jobs[key.jobID]?[Int(key.branch)])
+            return (stage, state.jobs[key.jobID])
         }) else {
             throw ErrorReport(code: .unavailable, message: "micro-batch \(key): no stage is assigned")
         }
         guard key.branch <= 1 else {
             throw ErrorReport(code: .invalidArgument, message: "micro-batch \(key): branch must be 0 or 1")
         }
-        guard let text else {
+        guard let text = constants?.texts[Int(key.branch)] else {
             throw ErrorReport(code: .notFound, message: "micro-batch \(key): no jobContext for job \(key.jobID) branch \(key.branch)")
         }
+        let transformer = constants?.transformer ?? stage.transformer
         let dim = stage.transformer.hiddenSize
         let hidden = try StageTensors.unpack(StageTensors.hiddenStates, from: forward.tensors, in: "forward")
         let projection = try StageTensors.unpack(StageTensors.timestepProjection, from: forward.tensors, in: "forward")
@@ -310,7 +331,7 @@ final class StageHost: Sendable {
             guard state.queue.count < limit else {
                 throw ErrorReport(code: .resourceExhausted, message: "micro-batch \(key): \(state.queue.count) micro-batches already queued (limit \(limit))")
             }
-            state.queue.append(Batch(key: key, state: stageState, epoch: stage.epoch))
+            state.queue.append(Batch(key: key, state: stageState, epoch: stage.epoch, transformer: transformer))
         }
         wakeup.signal()
     }
@@ -327,7 +348,7 @@ final class StageHost: Sendable {
             }
             guard let (batch, stage) = work else { continue }
             let started = DispatchTime.now().uptimeNanoseconds
-            let outcome = Result { try stage.transformer.blocks(stage.transformer.hostedBlocks, batch.state) }
+            let outcome = Result { try batch.transformer.blocks(batch.transformer.hostedBlocks, batch.state) }
             let elapsed = DispatchTime.now().uptimeNanoseconds - started
             state.withLock { $0.batchesRun += 1; $0.busyNanoseconds += elapsed }
             deliver(outcome, batch: batch, stage: stage, computeNanoseconds: elapsed)

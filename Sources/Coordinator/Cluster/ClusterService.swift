@@ -138,9 +138,14 @@ final class ClusterService: Sendable {
             log("expanded prompt: \(spec.prompt)")
         }
         do { try model.check(spec) } catch { throw ErrorReport(code: .invalidArgument, message: "\(error)") }
+        let (checked, model) = (spec, self.model)
+        let loraBytes: Int
+        do { loraBytes = try await onThread { try model.checkLoRAs(checked) } } catch {
+            throw ErrorReport(code: .invalidArgument, message: "\(error)")
+        }
         do {
             _ = try StagePlanner.plan(
-                model: try model.planningModel(for: spec), workers: config.workers.map(ClusterPlanning.planningWorker),
+                model: try model.planningModel(for: spec, loraBytes: loraBytes), workers: config.workers.map(ClusterPlanning.planningWorker),
                 maxInflightPerStage: config.scheduler.maxInflightPerStage)
         } catch let error as PlanningError {
             throw ErrorReport(code: .resourceExhausted, message: "this job cannot fit even on every worker of the cluster: \(error.description)")

@@ -32,9 +32,20 @@ final class CoordinatorModel: Sendable {
         try family.layout.check(spec)
     }
 
-    /// The planner's view of a job on this model.
-    func planningModel(for spec: VideoJobSpec) throws -> PlanningModel {
-        try Self.planningModel(layout: family.layout, figures: family.figures, spec: spec)
+    /// Reads the job's LoRAs and checks them against the model: what `submit` refuses a job for, before it is
+    /// queued. Returns the bytes they hold (each stage holds at most that share of them).
+    func checkLoRAs(_ spec: VideoJobSpec) throws -> Int {
+        guard let references = spec.loras, !references.isEmpty else { return 0 }
+        let stack = try LoRAStack.load(references)
+        try family.check(stack)
+        return stack.byteCount
+    }
+
+    /// The planner's view of a job on this model, whose LoRAs hold `loraBytes` (a stage's share is at most that).
+    func planningModel(for spec: VideoJobSpec, loraBytes: Int = 0) throws -> PlanningModel {
+        var model = try Self.planningModel(layout: family.layout, figures: family.figures, spec: spec)
+        model.jobContextBytes += loraBytes
+        return model
     }
 
     /// Bytes per micro-batch and per block from the family's figures and the job's largest window (see

@@ -12,7 +12,7 @@ enum JobMedia {
     /// Most bytes of all attachments of one submission (they arrive in one frame, itself bounded by the wire).
     static let maxTotalBytes = 480 << 20
     /// Attachment file extensions accepted: clients convert anything else to Y4M with their own ffmpeg.
-    static let extensions: Set<String> = ["png", "y4m"]
+    static let extensions: Set<String> = ["png", "y4m", "safetensors"]
 
     /// Attachments written to a submission's own staging folder, not yet part of any job.
     struct Staged {
@@ -47,7 +47,7 @@ enum JobMedia {
                 guard !name.isEmpty,
                       name.utf8.allSatisfy(isNameByte),
                       extensions.contains(ext) else {
-                    throw ClusterError("attachments: name '\(name)' must be letters, digits, '.', '-', '_' ending in .png or .y4m")
+                    throw ClusterError("attachments: name '\(name)' must be letters, digits, '.', '-', '_' ending in .png, .y4m or .safetensors")
                 }
                 guard paths[name] == nil else { throw ClusterError("attachments: '\(name)' is given twice") }
                 let digest = SHA256.hash(Array(attachment.bytes)).map { String(format: "%02x", $0) }.joined()
@@ -76,6 +76,9 @@ enum JobMedia {
                 media[index].source = staged.finalPaths[media[index].source] ?? media[index].source
             }
             spec.media = media
+        }
+        spec.loras = spec.loras?.map { lora in
+            LoRAReference(path: staged.finalPaths[lora.path] ?? lora.path, scale: lora.scale)
         }
         discard(staged)
     }
@@ -107,9 +110,9 @@ enum JobMedia {
             })
     }
 
-    /// Refuses attachments no task names.
+    /// Refuses attachments no task or LoRA names.
     static func checkAllUsed(_ staged: Staged, by request: JobRequest) throws {
-        let used = Set(request.task?.media ?? [])
+        let used = Set((request.task?.media ?? []) + (request.loras ?? []).map(\.path))
         if let unused = staged.paths.keys.sorted().first(where: { !used.contains($0) }) {
             throw ClusterError("attachments: '\(unused)' is not used by any media option")
         }

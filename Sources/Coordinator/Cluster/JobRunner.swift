@@ -83,7 +83,10 @@ final class JobRunner {
     /// the workers step by step, decoded here.
     private func execute(_ record: JobRecord) async throws {
         let (id, spec, folder) = (record.id, record.spec, book.folder(of: record.id))
-        let generator = model.generator
+        // The job's LoRAs (read and checked again: the files are the ones submit checked, by content) adapt the entry
+        // and exit pieces here; each stage gets its blocks' share with the job's context.
+        let base = model.generator
+        let generator = try await onThread { try base.forJob(spec) }
         let texts = try await onThread { try generator.encodeTexts(for: spec) }
         // Image and video prompts: the known latents are recomputed from the stored media (also on resume; the
         // checkpoint holds only the loop's latent and scheduler state).
@@ -96,13 +99,14 @@ final class JobRunner {
             tensors: try GuidanceBranch.allCases.compactMap { branch in
                 try texts.projected[0][branch].map { try StageTensors.pack(StageTensors.text(branch: branch.rawValue), $0) }
             })
-        let planning = try model.planningModel(for: spec)
+        let planning = try model.planningModel(for: spec, loraBytes: generator.loras.byteCount)
         var placement: Placement?
         while !loop.isFinished {
             try await checkCancelled(id)
             let stepStarted = Date()
             let results = try await runStepRetrying(
-                id: id, loop: loop, job: job, placement: &placement, context: context, planning: planning)
+                id: id, loop: loop, job: job, placement: &placement, context: context, loras: generator.loras,
+                planning: planning)
             let current = loop
             loop = try await onThread {
                 var next = current
@@ -130,12 +134,14 @@ final class JobRunner {
     /// `maxAttemptsPerStep` attempts.
     private func runStepRetrying(
         id: String, loop: DenoisingLoop, job: PreparedJob, placement: inout Placement?, context: JobContext,
-        planning: PlanningModel
+        loras: LoRAStack, planning: PlanningModel
     ) async throws -> [WorkUnitID: Tensor] {
         var results: [WorkUnitID: Tensor] = [:]
         var failedAttempts = 0
         while true {
-            if placement == nil { placement = try await place(id: id, planning: planning, context: context) }
+            if placement == nil {
+                placement = try await place(id: id, planning: planning, context: context, loras: loras)
+            }
             let attemptStarted = Date()
             do {
                 try await runStep(id: id, loop: loop, job: job, placement: placement!, results: &results)
@@ -206,7 +212,7 @@ final class JobRunner {
 
     /// Plans stages over the connected workers, assigns them and sends the job's constants. While the model does
     /// not fit, the job waits in the "waiting" state and retries whenever a worker arrives.
-    private func place(id: String, planning: PlanningModel, context: JobContext) async throws -> Placement {
+    private func place(id: String, planning: PlanningModel, context: JobContext, loras: LoRAStack) async throws -> Placement {
         var excluded: [String: String] = [:]
         while true {
             try await checkCancelled(id)
@@ -257,7 +263,9 @@ final class JobRunner {
                         if let ready {
                             log("\(id): \(stage.worker) hosts blocks \(stage.layers.lowerBound)..<\(stage.layers.upperBound) (stage \(index + 1)/\(stages.count)), weights \(formatBytes(Int(ready.weightBytes))), resident \(formatBytes(Int(ready.residentBytes))), loaded in \(ready.loadMilliseconds) ms")
                         }
-                        try await pool.sendContext(stage.worker, context: context)
+                        var stageContext = context
+                        stageContext.tensors += try StageTensors.loraTensors(loras.share(blocks: stage.layers, entryAndExit: false))
+                        try await pool.sendContext(stage.worker, context: stageContext)
                     } catch {
                         log("\(id): \(stage.worker) could not take its stage: \(error)")
                         if case TransportError.remote(let report) = error,

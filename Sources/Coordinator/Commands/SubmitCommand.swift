@@ -44,6 +44,19 @@ enum SubmitCommand: Command {
             }
             request.task = task
         }
+        // LoRA files travel with the job too; the coordinator keeps them by content, like media.
+        request.loras = try request.loras?.map { lora in
+            let size = (try? FileManager.default.attributesOfItem(atPath: lora.path)[.size] as? Int) ?? 0
+            guard size <= JobMedia.maxTotalBytes else {
+                throw CommandLineError("option '--lora': \(lora.path) holds \(size) bytes; a cluster job takes at most \(JobMedia.maxTotalBytes)")
+            }
+            guard let data = FileManager.default.contents(atPath: lora.path) else {
+                throw CommandLineError("option '--lora': cannot read \(lora.path)")
+            }
+            let name = "lora-\(attachments.count).safetensors"
+            attachments.append(Attachment(name: name, bytes: ArraySlice(data)))
+            return LoRAReference(path: name, scale: lora.scale)
+        }
         let media = attachments
         let attachmentBytes = attachments.reduce(0) { $0 + $1.bytes.count }
         guard attachmentBytes <= JobMedia.maxTotalBytes else {

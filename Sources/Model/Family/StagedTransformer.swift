@@ -27,6 +27,8 @@ public protocol StagedTransformer: Sendable {
     func exit(_ state: TransformerStageState) throws -> Tensor
     /// The rotary tables of a patch grid, which a stage receiving a state rebuilds instead of receiving them.
     func rotaryTables(for grid: WanPatchGrid) throws -> WanRotaryTables
+    /// A copy carrying a job's LoRA share: every module of `stack` must be a layer this instance hosts.
+    func adapted(share stack: LoRAStack) throws -> any StagedTransformer
 }
 
 extension WanTransformer: StagedTransformer {
@@ -52,5 +54,19 @@ extension WanTransformer: StagedTransformer {
     /// `finish`.
     public func exit(_ state: TransformerStageState) throws -> Tensor {
         try finish(state)
+    }
+
+    /// `adapted(by:)` after checking the share against the model and the hosted parts.
+    public func adapted(share stack: LoRAStack) throws -> any StagedTransformer {
+        try config.check(stack)
+        for module in stack.adapters.keys.sorted() {
+            let hosted = LoRAStack.block(of: module).map { layers.contains($0) }
+                ?? (module == "proj_out" ? hostsExit : hostsEntry)
+            guard hosted else {
+                throw TransformerError.invalidInput(
+                    "a LoRA adapter for \(module), which this stage (blocks \(layers.lowerBound)..<\(layers.upperBound)) does not host")
+            }
+        }
+        return adapted(by: stack)
     }
 }
