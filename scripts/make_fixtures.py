@@ -2,12 +2,13 @@
 """Makes every reference fixture under Tests/Fixtures with the PyTorch reference implementations.
 
 Runs each generator in scripts/fixtures/ in dependency order (the pipeline fixture uses the tokenizer
-fixture's tokenizer.json; the demo fixture reads models/demo, so rerun it whenever the demo model changes).
+fixture's tokenizer.json; the lora fixture loads the pipeline fixture's model, so rerun it whenever that model
+changes; the demo fixture reads models/demo, so rerun it whenever the demo model changes).
 Run by hand after changing a generator; commit the outputs. Tests never run Python.
 
 usage: python3 scripts/make_fixtures.py [NAME ...]     (default: all; names are the scripts' stems)
-Needs: torch, diffusers, transformers, tokenizers, sentencepiece, safetensors, numpy, Pillow
-       (python3 -m pip install torch diffusers transformers tokenizers sentencepiece safetensors pillow).
+Needs: torch, diffusers, transformers, tokenizers, sentencepiece, safetensors, numpy, Pillow, peft
+       (python3 -m pip install torch diffusers transformers tokenizers sentencepiece safetensors pillow peft).
 Takes about a minute on one core.
 """
 import os
@@ -15,7 +16,7 @@ import subprocess
 import sys
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-ORDER = ["kernels", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline", "demo"]
+ORDER = ["kernels", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline", "lora", "demo"]
 
 
 def main():
