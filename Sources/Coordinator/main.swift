@@ -9,6 +9,7 @@ let coordinatorCommands: [any Command.Type] = [
     VersionCommand.self,
     GenerateCommand.self,
     InitModelCommand.self,
+    InitLoRACommand.self,
     ServeCommand.self,
     SubmitCommand.self,
     StatusCommand.self,

@@ -138,9 +138,12 @@ final class ClusterService: Sendable {
             log("expanded prompt: \(spec.prompt)")
         }
         do { try model.check(spec) } catch { throw ErrorReport(code: .invalidArgument, message: "\(error)") }
+        // Errors name a LoRA by the attachment name the client gave it, not the path it was staged at.
+        let names = Dictionary(
+            zip((spec.loras ?? []).map(\.path), (request.loras ?? []).map(\.path)), uniquingKeysWith: { first, _ in first })
         let (checked, model) = (spec, self.model)
         let loraBytes: Int
-        do { loraBytes = try await onThread { try model.checkLoRAs(checked) } } catch {
+        do { loraBytes = try await onThread { try model.checkLoRAs(checked, displayNames: names) } } catch {
             throw ErrorReport(code: .invalidArgument, message: "\(error)")
         }
         do {

@@ -34,9 +34,9 @@ final class CoordinatorModel: Sendable {
 
     /// Reads the job's LoRAs and checks them against the model: what `submit` refuses a job for, before it is
     /// queued. Returns the bytes they hold (each stage holds at most that share of them).
-    func checkLoRAs(_ spec: VideoJobSpec) throws -> Int {
+    func checkLoRAs(_ spec: VideoJobSpec, displayNames: [String: String] = [:]) throws -> Int {
         guard let references = spec.loras, !references.isEmpty else { return 0 }
-        let stack = try LoRAStack.load(references)
+        let stack = try LoRAStack.load(references, displayNames: displayNames)
         try family.check(stack)
         return stack.byteCount
     }

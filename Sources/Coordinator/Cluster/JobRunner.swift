@@ -105,7 +105,7 @@ final class JobRunner {
             try await checkCancelled(id)
             let stepStarted = Date()
             let results = try await runStepRetrying(
-                id: id, loop: loop, job: job, placement: &placement, context: context, loras: generator.loras,
+                id: id, loop: loop, job: job, generator: generator, placement: &placement, context: context,
                 planning: planning)
             let current = loop
             loop = try await onThread {
@@ -133,18 +133,18 @@ final class JobRunner {
     /// worker refusing the same micro-batch every time) must not spin: it backs off, and fails the job after
     /// `maxAttemptsPerStep` attempts.
     private func runStepRetrying(
-        id: String, loop: DenoisingLoop, job: PreparedJob, placement: inout Placement?, context: JobContext,
-        loras: LoRAStack, planning: PlanningModel
+        id: String, loop: DenoisingLoop, job: PreparedJob, generator: VideoGenerator, placement: inout Placement?,
+        context: JobContext, planning: PlanningModel
     ) async throws -> [WorkUnitID: Tensor] {
         var results: [WorkUnitID: Tensor] = [:]
         var failedAttempts = 0
         while true {
             if placement == nil {
-                placement = try await place(id: id, planning: planning, context: context, loras: loras)
+                placement = try await place(id: id, planning: planning, context: context, loras: generator.loras)
             }
             let attemptStarted = Date()
             do {
-                try await runStep(id: id, loop: loop, job: job, placement: placement!, results: &results)
+                try await runStep(id: id, loop: loop, job: job, generator: generator, placement: placement!, results: &results)
                 return results
             } catch let failure as StepFailure {
                 log("\(id): step \(loop.stepIndex + 1) failed on \(failure); re-planning over the remaining workers")
@@ -291,7 +291,8 @@ final class JobRunner {
     // MARK: - One step
 
     private func runStep(
-        id: String, loop: DenoisingLoop, job: PreparedJob, placement: Placement, results: inout [WorkUnitID: Tensor]
+        id: String, loop: DenoisingLoop, job: PreparedJob, generator: VideoGenerator, placement: Placement,
+        results: inout [WorkUnitID: Tensor]
     ) async throws {
         let units = loop.pendingUnits().filter { results[$0] == nil }
         guard !units.isEmpty else { return }
@@ -300,7 +301,6 @@ final class JobRunner {
             capacityPerPipeline: config.scheduler.maxInflightPerStage)
         var entries: [WorkUnitID: EnteredUnit] = [:]
         watchdog.predicted = UnitWatchdog.predictedRoundTrip(placement.plan, inflight: config.scheduler.maxInflightPerStage)
-        let generator = model.generator
         func perform(_ actions: [DispatchAction<WorkUnitID>]) async throws {
             for case .send(let unit, let pipeline) in actions {
                 let input = try loop.input(for: unit)

@@ -87,9 +87,12 @@ enum GenerateCommand: Command {
         }
         let denoising = quiet ? nil : ProgressBar(label: "denoise", total: spec.steps * unitsPerStep)
         var decoding: ProgressBar?
+        var denoisingStarted: Date?, decodingStarted: Date?
         try generator.generate(spec, initialLatents: initialLatents, into: sink) { event in
+            if case .denoising = event { denoisingStarted = Date() }
+            if case .decoding = event, decodingStarted == nil { decodingStarted = Date() }
             switch event {
-            case .encodingText: break
+            case .encodingText, .denoising: break
             case .unit(let step, let steps, let done, let perStep):
                 denoising?.update(step * perStep + done, detail: "step \(step + 1)/\(steps) unit \(done)/\(perStep)")
             case .stepFinished: break
@@ -106,6 +109,13 @@ enum GenerateCommand: Command {
         let seconds = Date().timeIntervalSince(started)
         let peak = ResourceUsage.peakResidentBytes.map(formatBytes) ?? "unknown"
         print("generated \(output): \(spec.frames) frames \(spec.width)x\(spec.height) in \(formatDuration(seconds)), peak memory \(peak)")
+        if let denoisingStarted, let decodingStarted {
+            let passes = spec.steps * unitsPerStep
+            let denoisingSeconds = decodingStarted.timeIntervalSince(denoisingStarted)
+            print(String(
+                format: "timing: %d transformer passes, denoising %.2f s (%.3f s per pass), decoding %.2f s", passes,
+                denoisingSeconds, denoisingSeconds / Double(passes), Date().timeIntervalSince(decodingStarted)))
+        }
         return 0
     }
 

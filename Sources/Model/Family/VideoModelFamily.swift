@@ -31,3 +31,15 @@ public protocol VideoModelFamily: Sendable {
     /// A copy whose transformers (the parts loaded here) carry `stack`'s adapters; check the stack first.
     func adapted(by stack: LoRAStack) -> any VideoModelFamily
 }
+
+extension VideoModelFamily {
+    /// A family that takes no LoRAs refuses every non-empty stack.
+    public func check(_ stack: LoRAStack) throws {
+        guard stack.isEmpty else {
+            throw LoRAError(file: stack.adapters.values.first?.first?.source ?? "?", "this model family takes no LoRAs")
+        }
+    }
+
+    /// Without LoRA support the family stays as it is (`check` has refused any LoRA).
+    public func adapted(by stack: LoRAStack) -> any VideoModelFamily { self }
+}

@@ -4,6 +4,8 @@
 public enum GenerationProgress: Sendable {
     /// Tokenizing and encoding the prompts.
     case encodingText
+    /// The texts and conditioning are ready; the denoising loop starts.
+    case denoising
     /// One transformer pass finished: `unitsDone` of `unitsPerStep` in step `step` of `steps`.
     case unit(step: Int, steps: Int, unitsDone: Int, unitsPerStep: Int)
     /// The scheduler took step `step` (1-based) of `steps`.

@@ -165,6 +165,7 @@ public final class VideoGenerator: Sendable {
         let texts = try encodeTexts(for: spec)
         let job = try prepare(spec, texts: texts, initialLatents: initialLatents, load: load)
         var loop = try job.startLoop()
+        progress(.denoising)
         while !loop.isFinished {
             let units = loop.pendingUnits()
             var results: [WorkUnitID: Tensor] = [:]

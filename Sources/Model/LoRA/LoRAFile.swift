@@ -10,6 +10,8 @@ import Foundation
 public struct LoRAFile: Sendable {
     /// The file's path.
     public let path: String
+    /// How messages name the file (its file name, or the name a client gave it).
+    public let fileName: String
     /// The key format the file uses.
     public let format: LoRAKeyFormat
     /// The updates, sorted by module.
@@ -29,9 +31,10 @@ public struct LoRAFile: Sendable {
     /// Reads and converts the LoRA at `path`. Throws `LoRAError` naming the file and key for anything diffusers
     /// would not load the same way: an unknown key, a rank that differs between down and up, a bias without its
     /// factors, an alpha that is not one finite number, a value that is not finite.
-    public init(path: String) throws {
+    public init(path: String, displayName: String? = nil) throws {
         self.path = path
-        let name = (path as NSString).lastPathComponent
+        let name = displayName ?? (path as NSString).lastPathComponent
+        fileName = name
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(path: path) } catch { throw LoRAError(file: name, "\(error)") }
         let keys = file.names
@@ -64,9 +67,6 @@ public struct LoRAFile: Sendable {
         }
         ignoredKeys = ignored
     }
-
-    /// File name for messages.
-    public var fileName: String { (path as NSString).lastPathComponent }
 
     private static func store(
         _ tensor: StoredTensor, key: String, role: LoRAKeyRole, in parts: inout ModuleParts, file: String

@@ -56,13 +56,15 @@ public struct LoRAStack: Sendable, Equatable {
         self.init(adapters: adapters)
     }
 
-    /// Reads every referenced file (`LoRAFile`), refusing a scale that is not finite.
-    public static func load(_ references: [LoRAReference]) throws -> LoRAStack {
+    /// Reads every referenced file (`LoRAFile`), refusing a scale that is not finite; `displayNames` maps a path to
+    /// the name messages use for it (a cluster job's attachment name).
+    public static func load(_ references: [LoRAReference], displayNames: [String: String] = [:]) throws -> LoRAStack {
         try LoRAStack(files: references.map { reference in
+            let name = displayNames[reference.path]
             guard reference.scale.isFinite else {
-                throw LoRAError(file: reference.path, "scale \(reference.scale) is not a finite number")
+                throw LoRAError(file: name ?? reference.path, "scale \(reference.scale) is not a finite number")
             }
-            return (try LoRAFile(path: reference.path), Float(reference.scale))
+            return (try LoRAFile(path: reference.path, displayName: name), Float(reference.scale))
         })
     }
 
