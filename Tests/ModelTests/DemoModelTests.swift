@@ -17,39 +17,61 @@ struct DemoModelTests {
         ("blue", "left", "black", 7), ("yellow", "right", "gray", 8),
     ]
 
-    /// The demo's native clip: 64x64, 17 frames (5 latent frames), 20 UniPC steps, guidance 5.
-    static func spec(prompt: String, seed: UInt64, frames: Int = 17) -> VideoJobSpec {
+    /// How a clip is sampled: the model's default, or its 4-step distillation LoRA's recipe.
+    enum Recipe: String, CaseIterable, Sendable {
+        /// 20 UniPC steps, guidance 5 (`generation_defaults.json`).
+        case twentySteps
+        /// `models/demo/distill_4step_lora.safetensors` with 4 Euler steps at shift 5, guidance off.
+        case fourStepLoRA
+    }
+
+    /// The 4-step distillation LoRA trained from the 20-step model (scripts/train_demo_model.py --distill-lora).
+    static let distillLoRA = DemoClipMeasure.modelPath + "/distill_4step_lora.safetensors"
+
+    /// The demo's native clip: 64x64, 17 frames (5 latent frames), sampled by `recipe`.
+    static func spec(prompt: String, seed: UInt64, frames: Int = 17, recipe: Recipe = .twentySteps) -> VideoJobSpec {
         var spec = VideoJobSpec(prompt: prompt, width: 64, height: 64, frames: frames)
-        spec.steps = 20
-        spec.guidanceScale = 5
         spec.seed = seed
+        switch recipe {
+        case .twentySteps:
+            spec.steps = 20
+            spec.guidanceScale = 5
+        case .fourStepLoRA:
+            spec.steps = 4
+            spec.guidanceScale = 1
+            spec.scheduler = .euler
+            spec.shift = 5
+            spec.loras = [LoRAReference(path: distillLoRA)]
+        }
         return spec
     }
 
     // MARK: - Prompt following
 
-    /// Generates the eight fixed pairs and measures each clip; at least 7 must pass. With `DEMO_CONTACT_SHEET=<path.png>` in the environment it also writes their contact sheet.
-    @Test func followsItsPrompts() throws {
+    /// Generates the eight fixed pairs by `recipe` and measures each clip; at least 7 must pass, with the 20-step
+    /// default and with the 4-step LoRA alike. With `DEMO_CONTACT_SHEET=<path.png>` in the environment the default
+    /// recipe also writes their contact sheet.
+    @Test(arguments: Recipe.allCases) func followsItsPrompts(recipe: Recipe) throws {
         let pipeline = try Self.pipeline.get()
         var passed = 0
         var rows: [[RGBFrame]] = []
         for pair in Self.pairs {
             let prompt = DemoClipMeasure.caption(colour: pair.colour, motion: pair.motion, background: pair.background)
             let sink = DemoVideoCollector()
-            try pipeline.generate(Self.spec(prompt: prompt, seed: pair.seed), into: sink)
+            try pipeline.generate(Self.spec(prompt: prompt, seed: pair.seed, recipe: recipe), into: sink)
             let result = DemoClipMeasure.measure(sink.video)
             let ok = DemoClipMeasure.passes(result, colour: pair.colour, motion: pair.motion, background: pair.background)
             passed += ok ? 1 : 0
-            print("demo \(ok ? "PASS" : "FAIL") seed \(pair.seed) '\(prompt)': \(result)")
+            print("demo \(recipe) \(ok ? "PASS" : "FAIL") seed \(pair.seed) '\(prompt)': \(result)")
             let frames = sink.rgbFrames
             rows.append(ContactSheet.evenlySpacedIndices(frameCount: frames.count, count: 9).map {
                 Self.enlarged(frames[$0], by: 2)
             })
         }
-        print("demo prompt following: \(passed)/\(Self.pairs.count) pairs pass")
+        print("demo prompt following (\(recipe)): \(passed)/\(Self.pairs.count) pairs pass")
         #expect(Self.pairs.count == 8)
         #expect(passed >= 7, "\(passed) of \(Self.pairs.count) pairs pass; at least 7 must")
-        if let path = ProcessInfo.processInfo.environment["DEMO_CONTACT_SHEET"], !path.isEmpty {
+        if recipe == .twentySteps, let path = ProcessInfo.processInfo.environment["DEMO_CONTACT_SHEET"], !path.isEmpty {
             try PNGWriter.write(try ContactSheet.grid(rows: rows), to: path)
             print("demo contact sheet: \(path)")
         }

@@ -19,6 +19,24 @@ enum SubmitCommand: Command {
         .flag("--quiet", "no progress bar"),
     ]
 
+    /// LoRA files travel with the job too (the coordinator keeps them by content, like media): each becomes an
+    /// attachment `lora-N.safetensors`, which the request names instead of the path.
+    static func attachLoRAs(_ loras: [LoRAReference]?, to attachments: inout [Attachment]) throws -> [LoRAReference]? {
+        try loras?.map { lora in
+            let size = (try? FileManager.default.attributesOfItem(atPath: lora.path)[.size] as? Int) ?? 0
+            guard size <= JobMedia.maxTotalBytes else {
+                throw CommandLineError(
+                    "option '--lora': \(lora.path) holds \(size) bytes; a cluster job takes at most \(JobMedia.maxTotalBytes)")
+            }
+            guard let data = FileManager.default.contents(atPath: lora.path) else {
+                throw CommandLineError("option '--lora': cannot read \(lora.path)")
+            }
+            let name = "lora-\(attachments.count).safetensors"
+            attachments.append(Attachment(name: name, bytes: ArraySlice(data)))
+            return LoRAReference(path: name, scale: lora.scale)
+        }
+    }
+
     static func run(_ arguments: [String]) throws -> Int32 {
         if arguments.contains("--help") {
             print(usageText(
@@ -44,19 +62,7 @@ enum SubmitCommand: Command {
             }
             request.task = task
         }
-        // LoRA files travel with the job too; the coordinator keeps them by content, like media.
-        request.loras = try request.loras?.map { lora in
-            let size = (try? FileManager.default.attributesOfItem(atPath: lora.path)[.size] as? Int) ?? 0
-            guard size <= JobMedia.maxTotalBytes else {
-                throw CommandLineError("option '--lora': \(lora.path) holds \(size) bytes; a cluster job takes at most \(JobMedia.maxTotalBytes)")
-            }
-            guard let data = FileManager.default.contents(atPath: lora.path) else {
-                throw CommandLineError("option '--lora': cannot read \(lora.path)")
-            }
-            let name = "lora-\(attachments.count).safetensors"
-            attachments.append(Attachment(name: name, bytes: ArraySlice(data)))
-            return LoRAReference(path: name, scale: lora.scale)
-        }
+        request.loras = try attachLoRAs(request.loras, to: &attachments)
         let media = attachments
         let attachmentBytes = attachments.reduce(0) { $0 + $1.bytes.count }
         guard attachmentBytes <= JobMedia.maxTotalBytes else {
