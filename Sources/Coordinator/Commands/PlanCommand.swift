@@ -36,7 +36,8 @@ enum PlanCommand: Command {
         request.windowOverlap = request.windowOverlap ?? config.scheduler.windowOverlap
         let spec = try request.resolve(defaults: model.defaults)
         try model.check(spec)
-        let planning = try model.planningModel(for: spec)
+        // The job's LoRAs (local files here, as `submit` would attach them) count in every stage's context.
+        let planning = try model.planningModel(for: spec, loraBytes: try model.checkLoRAs(spec))
         let reports = options.flag("--measure") ? try measureWorkers(config) : [:]
         let measured = reports.compactMapValues(\.gigaflops)
         let workers = WorkerReport.planningWorkers(config.workers, reports: reports, model: planning)

@@ -32,9 +32,11 @@ extension LoRAFile {
             downValues = scaled(downValues, by: downScale, roundingTo: down.tensor.dtype)
             upValues = scaled(upValues, by: upScale, roundingTo: up.tensor.dtype)
         }
+        // Both factors keep the file's dtype when they share it (a mixed file keeps float32).
+        let dtype = down.tensor.dtype == up.tensor.dtype ? down.tensor.dtype : .float32
         return LoRAUpdate(
             module: module, down: downValues, up: upValues, bias: bias,
-            scale: try metadataScale.scale(module: module, rank: rank, file: file))
+            scale: try metadataScale.scale(module: module, rank: rank, file: file), factorDType: dtype)
     }
 
     /// diffusers' `head.head.diff`: the delta becomes `lora_A` and `lora_B` an identity of the bias's width, so the
@@ -56,7 +58,7 @@ extension LoRAFile {
         for index in 0..<outFeatures { identity.scalars[index * outFeatures + index] = 1 }
         return LoRAUpdate(
             module: module, down: try finiteValues(delta, file: file), up: identity,
-            bias: try checkedBias(biasPart, outFeatures: outFeatures, file: file), scale: 1)
+            bias: try checkedBias(biasPart, outFeatures: outFeatures, file: file), scale: 1, factorDType: delta.tensor.dtype)
     }
 
     private static func checkedBias(_ bias: (key: String, tensor: StoredTensor), outFeatures: Int, file: String) throws -> Tensor {

@@ -50,7 +50,7 @@ public struct LoRAStack: Sendable, Equatable {
             for update in file.updates {
                 adapters[update.module, default: []].append(LowRankAdapter(
                     source: file.fileName, down: update.down, up: update.up, bias: update.bias,
-                    scale: scale * update.scale))
+                    scale: scale * update.scale, factorDType: update.factorDType))
             }
         }
         self.init(adapters: adapters)
@@ -71,7 +71,7 @@ public struct LoRAStack: Sendable, Equatable {
     /// Whether there is nothing to apply.
     public var isEmpty: Bool { adapters.isEmpty }
 
-    /// Bytes the adapters hold (float32 factors and biases).
+    /// Bytes the adapters hold (factors in their stored dtype, float32 biases).
     public var byteCount: Int { adapters.values.joined().reduce(0) { $0 + $1.byteCount } }
 
     /// The adapters of `module` (empty when the LoRAs leave it alone).

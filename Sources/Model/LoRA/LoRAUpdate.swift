@@ -17,15 +17,20 @@ public struct LoRAUpdate: Sendable, Equatable {
     public let bias: Tensor?
     /// The scaling the file itself asks for (`lora_alpha / r` from a PEFT file's metadata; 1 otherwise).
     public let scale: Float
+    /// The dtype the factors are stored in, which holds their values exactly (they come from the file, rounded to
+    /// it after any alpha scaling, as PyTorch rounds them).
+    public let factorDType: DType
 
-    /// An update; the shapes must agree (`down` `[r, in]`, `up` `[out, r]`, `bias` `[out]`).
-    public init(module: String, down: Tensor, up: Tensor, bias: Tensor?, scale: Float) {
+    /// An update; the shapes must agree (`down` `[r, in]`, `up` `[out, r]`, `bias` `[out]`), and `factorDType` must
+    /// hold the factors' values exactly.
+    public init(module: String, down: Tensor, up: Tensor, bias: Tensor?, scale: Float, factorDType: DType = .float32) {
         precondition(down.rank == 2 && up.rank == 2 && up.shape[1] == down.shape[0], "LoRA \(module): \(down.shape) x \(up.shape)")
         self.module = module
         self.down = down
         self.up = up
         self.bias = bias
         self.scale = scale
+        self.factorDType = factorDType
     }
 
     /// The rank.
