@@ -226,7 +226,10 @@ sentencepiece spells "and" from pieces it has:
   are most of a 4-step clip's time). The linear checks are easy enough that 4 plain Euler steps pass them too
   (50/50) although their clips are further from the teacher's: the linear pass rate does not tell the recipes
   apart, the distance to the teacher does. On the cyclic prompts the LoRA does not yet reach the teacher (16 vs
-  23/50; without it 4/50); their held-out MSE was still falling. Next steps: more teacher seeds (the 17-frame
+  23/50; without it 4/50); their held-out MSE was still falling. The contact sheets (out/eval-distill/sheet.png,
+  sheet-distill.png, sheet-euler4-base.png; seeds 0-7, not in git): the LoRA's clips follow the teacher's frame
+  by frame, its faults included (green turning blue, the cyclic clips' second blob and mixed colours); one
+  visible difference, a red blob beside the yellow circle moving up on gray that the teacher does not draw. Next steps: more teacher seeds (the 17-frame
   held-out MSE plateaued), a longer run weighted to the 33-frame clips, maybe a decoded-pixel loss; the Swift
   side does not load this LoRA or use the Euler recipe yet (not tried).
 """
