@@ -271,7 +271,7 @@ import Testing
         }) == "layerEnd")
         // Too many tensors, stats, attachments.
         #expect(Self.malformedField(.jobContext, Self.payload {
-            $0.write("j"); $0.write(UInt32(65))
+            $0.write("j"); $0.write(UInt32(WireLimits.maxTensors + 1))
         }) == "tensors.count")
         #expect(Self.malformedField(.stats, Self.payload { $0.write(UInt32(5000)) }) == "entries.count")
         #expect(Self.malformedField(.submit, Self.payload { $0.writeBlob([]); $0.write(UInt32(65)) })
