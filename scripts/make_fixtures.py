@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-ORDER = ["kernels", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline", "lora", "demo"]
+ORDER = ["kernel_ops", "schedulers", "transformer", "tokenizer", "umt5", "vae", "media", "pipeline", "lora", "demo"]
 
 
 def main():

@@ -1,4 +1,4 @@
-// Tests of the Ops kernels against PyTorch fixtures (scripts/fixtures/kernels.py) and Double-precision formulas.
+// Tests of the Ops kernels against PyTorch fixtures (scripts/fixtures/kernel_ops.py) and Double-precision formulas.
 import Foundation
 import Testing
 @testable import Model
