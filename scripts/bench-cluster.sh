@@ -13,6 +13,7 @@
 #
 # usage: scripts/bench-cluster.sh [--steps N] [--frames N] [--width W] [--height H] [--model DIR] [--keep]
 #   --model DIR   an existing `coordinator init-model --preset bench` folder (else one is written, about 1 min)
+#   SORA_BIN_DIR=DIR in the environment runs DIR/coordinator and DIR/worker instead of building this checkout
 # Runtime: about 4 minutes on an idle 2-core machine (model writing 1 min, three jobs of 4 steps, VAE decodes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,9 +31,14 @@ while (($#)); do
 done
 ((steps >= 2)) || { echo "--steps must be at least 2 (the first step is not timed)" >&2; exit 2; }
 
-swift build -c release --product coordinator >&2
-swift build -c release --product worker >&2
-bin="$(swift build -c release --show-bin-path)"
+if [[ -n "${SORA_BIN_DIR:-}" ]]; then
+    # Prebuilt coordinator and worker (e.g. an earlier commit's, to compare in one sitting).
+    bin=$(cd "$SORA_BIN_DIR" && pwd)
+else
+    swift build -c release --product coordinator >&2
+    swift build -c release --product worker >&2
+    bin="$(swift build -c release --show-bin-path)"
+fi
 work=$(mktemp -d /tmp/bench-cluster.XXXXXX)
 pids=()
 cleanup() {
