@@ -77,6 +77,22 @@ struct VAEConvolution: Sendable {
             inT: inT, inH: inH, inW: inW,
             outT: outputExtent(inT, axis: 0), outH: outputExtent(inH, axis: 1), outW: outputExtent(inW, axis: 2))
         precondition(g.outT > 0 && g.outH > 0 && g.outW > 0, "conv kernel \(kernel) larger than input \(input.shape)")
+        return OpProfile.measure(profileLabel, flops: flops(g)) { convolve(input, g) }
+    }
+
+    /// The profile's name for this kind of convolution (`OpProfile`).
+    var profileLabel: String {
+        let strides = stride == [1, 1, 1] ? "" : " stride \(stride[0])x\(stride[1])x\(stride[2])"
+        return "conv \(kernel[0])x\(kernel[1])x\(kernel[2])\(strides)"
+    }
+
+    /// Multiplies and adds of one call (the useful ones: output elements x taps x input channels x 2).
+    func flops(_ g: Geometry) -> Double {
+        2 * Double(outChannels) * Double(inChannels) * Double(kernel.reduce(1, *)) * Double(g.channelOut)
+    }
+
+    /// The convolution proper, for geometry `g`.
+    private func convolve(_ input: Tensor, _ g: Geometry) -> Tensor {
         var output = Tensor(zeros: [outChannels, g.outT, g.outH, g.outW])
         output.withUnsafeMutableBufferPointer { out in
             let outBase = out.baseAddress!

@@ -6,6 +6,10 @@ import Foundation
 enum VAEKernels {
     /// Frames `range` of `x` [C, T, H, W] (torch `x[:, range]`).
     static func frames(_ x: Tensor, _ range: Range<Int>) -> Tensor {
+        OpProfile.measure("cache copies (frames, concatenation)") { framesUnmeasured(x, range) }
+    }
+
+    private static func framesUnmeasured(_ x: Tensor, _ range: Range<Int>) -> Tensor {
         precondition(
             x.rank == 4 && range.lowerBound >= 0 && range.upperBound <= x.shape[1], "frames \(range) of \(x.shape)")
         if range == 0..<x.shape[1] { return x }
@@ -23,6 +27,10 @@ enum VAEKernels {
 
     /// `a` and `b` [C, T, H, W] joined along time (torch.cat(dim=2) of the batched form).
     static func concatenateFrames(_ a: Tensor, _ b: Tensor) -> Tensor {
+        OpProfile.measure("cache copies (frames, concatenation)") { concatenateFramesUnmeasured(a, b) }
+    }
+
+    private static func concatenateFramesUnmeasured(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.rank == 4 && b.rank == 4 && a.shape[0] == b.shape[0] && a.shape[2...] == b.shape[2...],
             "concatenateFrames \(a.shape) \(b.shape)")
         let plane = a.shape[2] * a.shape[3]
@@ -47,6 +55,15 @@ enum VAEKernels {
     static func padded(
         _ sources: [Tensor], zeroFrames: Int = 0, upsample: Int = 1, top: Int = 0, bottom: Int = 0, left: Int = 0,
         right: Int = 0
+    ) -> Tensor {
+        OpProfile.measure(upsample == 2 ? "nearest 2x upsample + zero pad" : "zero pad (+ cached frames)") {
+            paddedUnmeasured(
+                sources, zeroFrames: zeroFrames, upsample: upsample, top: top, bottom: bottom, left: left, right: right)
+        }
+    }
+
+    private static func paddedUnmeasured(
+        _ sources: [Tensor], zeroFrames: Int, upsample: Int, top: Int, bottom: Int, left: Int, right: Int
     ) -> Tensor {
         precondition(!sources.isEmpty && (upsample == 1 || upsample == 2))
         let channels = sources[0].shape[0], height = sources[0].shape[2], width = sources[0].shape[3]
@@ -100,6 +117,10 @@ enum VAEKernels {
     ///
     /// `x` is [C, ...]; every position is normalised over its C channels: x / max(||x||, 1e-12).
     static func rmsNorm(_ x: Tensor, gamma: [Float], silu: Bool) -> Tensor {
+        OpProfile.measure(silu ? "rms norm + SiLU" : "rms norm") { rmsNormUnmeasured(x, gamma: gamma, silu: silu) }
+    }
+
+    private static func rmsNormUnmeasured(_ x: Tensor, gamma: [Float], silu: Bool) -> Tensor {
         let channels = x.shape[0]
         precondition(gamma.count == channels, "rmsNorm: gamma \(gamma.count) for \(x.shape)")
         let positions = x.count / max(channels, 1)
@@ -139,6 +160,11 @@ enum VAEKernels {
 
     /// `x` with every element clamped to [-1, 1] (torch.clamp(min=-1, max=1)).
     static func clampUnit(_ x: Tensor) -> Tensor {
-        Tensor(shape: x.shape, scalars: x.scalars.map { min(max($0, -1), 1) })
+        OpProfile.measure("clamp") { Tensor(shape: x.shape, scalars: x.scalars.map { min(max($0, -1), 1) }) }
+    }
+
+    /// a + b (same shapes), measured as the residual connections (`Ops.add`).
+    static func residualAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
+        OpProfile.measure("residual add") { Ops.add(a, b) }
     }
 }
