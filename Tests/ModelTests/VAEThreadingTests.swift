@@ -38,17 +38,26 @@ import Testing
         #expect(outputs[0].scalars.allSatisfy { $0.isFinite })
     }
 
-    @Test(arguments: [(1, 286), (4, 16_638), (1, 70), (2, 5), (1, 100_000), (3, 1024)])
-    func tilesCoverEveryColumnOnce(frames: Int, columns: Int) {
-        let tiling = VAEConvolutionTiling(frames: frames, columns: columns, outputChannels: 384)
-        var covered = [Int](repeating: 0, count: frames * columns)
+    @Test(arguments: [(1, 286, 384), (4, 16_638, 96), (1, 70, 96), (2, 5, 3), (1, 100_000, 192), (3, 1024, 32)])
+    func blocksCoverEveryOutputOnce(frames: Int, columns: Int, rows: Int) {
+        let tileWidth = VAEConvolution.tileColumns(outputChannels: rows)
+        let tiling = VAEConvolutionTiling(frames: frames, columns: columns, tileWidth: tileWidth, rows: rows)
+        var covered = [Int](repeating: 0, count: frames * columns * rows)
         for index in 0..<tiling.itemCount {
             let item = tiling.item(index)
             #expect(item.count > 0 && item.column + item.count <= columns)
-            for column in item.column..<(item.column + item.count) { covered[item.frame * columns + column] += 1 }
+            // The serial code's column tiles; row blocks a multiple of 24 (see VAEConvolutionTiling).
+            #expect(item.column % tileWidth == 0 && (item.count == tileWidth || item.column + item.count == columns))
+            #expect(item.rowCount == rows || item.rowCount % VAEConvolutionTiling.rowQuantum == 0
+                || item.row + item.rowCount == rows)
+            for row in item.row..<(item.row + item.rowCount) {
+                for column in item.column..<(item.column + item.count) {
+                    covered[(item.frame * rows + row) * columns + column] += 1
+                }
+            }
         }
-        #expect(covered.allSatisfy { $0 == 1 }, "\(frames) x \(columns)")
-        if columns >= VAEConvolutionTiling.minimumItems * VAEConvolutionTiling.minimumWidth {
+        #expect(covered.allSatisfy { $0 == 1 }, "\(frames) x \(columns) x \(rows)")
+        if rows % VAEConvolutionTiling.rowQuantum == 0 && rows >= VAEConvolutionTiling.minimumItems * 24 {
             #expect(tiling.itemCount >= VAEConvolutionTiling.minimumItems)
         }
     }
