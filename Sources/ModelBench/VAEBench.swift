@@ -46,7 +46,8 @@ private func timed(profiled: Bool, _ body: () throws -> UInt64) rethrows -> VAER
     let wall = OpProfile.monotonicSeconds() - wallStart, cpu = OpProfile.processCPUSeconds() - cpuStart
     OpProfile.setEnabled(false)
     let entries = profiled ? OpProfile.snapshot() : []
-    return VAERun(seconds: wall, cpuSeconds: cpu, flops: entries.reduce(0) { $0 + $1.flops }, hash: hash, entries: entries)
+    let flops = entries.reduce(0) { $0 + $1.flops }
+    return VAERun(seconds: wall, cpuSeconds: cpu, flops: flops, hash: hash, entries: entries)
 }
 
 /// Runs the VAE benchmark: for each size, `rounds` decodes of `--vae-frames` frames (the first one profiled, to
@@ -78,12 +79,14 @@ func benchVAE(sizes: [VAEBenchSize], options: BenchOptions) throws {
             let first = profiles[profiles.count - 1].run
             precondition(run.hash == first.hash, "decode of \(size) gave different bytes in two rounds")
             if run.seconds < best?.seconds ?? .infinity {
-                best = VAERun(seconds: run.seconds, cpuSeconds: run.cpuSeconds, flops: first.flops, hash: run.hash, entries: [])
+                best = VAERun(
+                    seconds: run.seconds, cpuSeconds: run.cpuSeconds, flops: first.flops, hash: run.hash, entries: [])
             }
         }
         printVAERow("decode", size, frames: options.vaeFrames, best!, threads: threads)
         if options.vaeEncode {
-            let video = Tensor.randomNormal(shape: [1, 3, options.vaeFrames, size.height, size.width], seed: 6, stream: 1)
+            let video = Tensor.randomNormal(
+                shape: [1, 3, options.vaeFrames, size.height, size.width], seed: 6, stream: 1)
             log("encode \(size), \(options.vaeFrames) frames...")
             let run = try timed(profiled: true) {
                 var hash: UInt64 = 0xcbf2_9ce4_8422_2325
