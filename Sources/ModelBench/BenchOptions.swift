@@ -15,12 +15,18 @@ struct BenchOptions {
     var profile: [Int]?
     var kernels = false
     var rounds = 2
+    var vae: [VAEBenchSize]?
+    var vaeFrames = 5
+    var vaeProfile = false
+    var vaeEncode = false
 
     static let usage = """
         usage: bench-model [--tokens 4096,16384] [--memory-tokens 1024,4096,16384] [--threads N] [--text-length 512]
                            [--model DIR] [--pytorch-script scripts/bench_model_torch.py] [--rounds 2]
                bench-model --profile 256,720,4096 [--model DIR] [--threads N]   (time per operation of the forward)
                bench-model --kernels [--tokens 4096,16384] [--threads N]  (Linear and attention next to cblas_sgemm)
+               bench-model --vae 128x128,480x272 [--vae-frames 5] [--vae-profile] [--vae-encode] [--threads N]
+                           [--rounds 2]  (the Wan2.1 VAE decode / encode next to cblas_sgemm; scripts/bench-vae.sh)
 
         Times the Wan transformer forward pass (batch 1, the `bench` preset unless --model) at each token count in
         --tokens, each in its own child process, against the machine's sgemm ceiling: cblas_sgemm on a square
@@ -39,6 +45,8 @@ struct BenchOptions {
         .value("--threads", "N", "threads"), .value("--text-length", "N", "text tokens"), .value("--model", "DIR", "model"),
         .value("--pytorch-script", "FILE", "diffusers script"), .value("--child", "TOKENS", "internal: one forward"),
         .value("--profile", "LIST", "token counts"), .flag("--kernels", "kernel table"), .value("--rounds", "N", "rounds"),
+        .value("--vae", "SIZES", "VAE sizes"), .value("--vae-frames", "N", "video frames"),
+        .flag("--vae-profile", "VAE profile"), .flag("--vae-encode", "VAE encode"),
     ]
 
     /// Parses the arguments strictly (the shared parser); `--help` prints `usage` and exits.
@@ -65,6 +73,11 @@ struct BenchOptions {
         profile = try list("--profile")
         kernels = options.flag("--kernels")
         rounds = try options.int("--rounds", in: 1...20) ?? rounds
+        vae = try options.string("--vae").map { try $0.split(separator: ",").map(VAEBenchSize.init) }
+        vaeFrames = try options.int("--vae-frames", in: 1...257) ?? vaeFrames
+        guard vaeFrames % 4 == 1 else { throw BenchError("--vae-frames is 1 + 4k, got \(vaeFrames)") }
+        vaeProfile = options.flag("--vae-profile")
+        vaeEncode = options.flag("--vae-encode")
     }
 }
 

@@ -120,6 +120,10 @@ func main() throws {
         return
     }
     Compute.setThreadCount(options.threads)
+    if let sizes = options.vae {
+        try benchVAE(sizes: sizes, options: options)
+        return
+    }
     var temporary: String?
     if options.model == nil {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-model-\(getpid())").path

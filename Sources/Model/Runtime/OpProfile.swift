@@ -22,6 +22,8 @@ public enum OpProfile {
         /// Summed critical path: the calling thread's CPU seconds, with each parallel loop counted as its slowest
         /// chunk's CPU seconds. What the operation would take on idle cores, whatever else the machine runs.
         public var criticalSeconds = 0.0
+        /// Summed floating-point operations the callers declared (multiply and add counted apart); 0 when unknown.
+        public var flops = 0.0
     }
 
     /// Critical-path correction (slowest chunk minus the caller's time) of the parallel loops since the last
@@ -51,21 +53,33 @@ public enum OpProfile {
     /// Runs `body`, adding its wall and CPU time to `label` when recording is on.
     @inline(__always)
     public static func measure<R>(_ label: @autoclosure () -> String, _ body: () throws -> R) rethrows -> R {
+        try measure(label(), flops: 0, body)
+    }
+
+    /// Runs `body`, adding its wall and CPU time and `flops` floating-point operations to `label` when recording is on.
+    @inline(__always)
+    public static func measure<R>(
+        _ label: @autoclosure () -> String, flops: @autoclosure () -> Double, _ body: () throws -> R
+    ) rethrows -> R {
         guard isEnabled else { return try body() }
         parallelAdjustment.store(0, ordering: .relaxed)
         let wallStart = monotonicSeconds(), cpuStart = processCPUSeconds(), threadStart = threadCPUSeconds()
         let result = try body()
         let cpu = processCPUSeconds() - cpuStart, wall = monotonicSeconds() - wallStart
         let critical = threadCPUSeconds() - threadStart + Double(parallelAdjustment.load(ordering: .relaxed)) / 1e9
-        let name = label()
+        let name = label(), work = flops()
         entries.withLock { list in
             if let index = list.firstIndex(where: { $0.label == name }) {
                 list[index].calls += 1
                 list[index].wallSeconds += wall
                 list[index].cpuSeconds += cpu
                 list[index].criticalSeconds += critical
+                list[index].flops += work
             } else {
-                list.append(Entry(label: name, calls: 1, wallSeconds: wall, cpuSeconds: cpu, criticalSeconds: critical))
+                list.append(
+                    Entry(
+                        label: name, calls: 1, wallSeconds: wall, cpuSeconds: cpu, criticalSeconds: critical,
+                        flops: work))
             }
         }
         return result

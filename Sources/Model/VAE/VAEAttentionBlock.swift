@@ -24,12 +24,16 @@ struct VAEAttentionBlock: Sendable {
     func callAsFunction(_ x: Tensor) -> Tensor {
         let (time, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
         let qkv = toQKV(norm(x))  // [3C, T, H, W]
-        let tokens = Ops.permute(qkv.reshaped([3 * channels, time, pixels]), [1, 2, 0])  // [T, HW, 3C]
-        let attended = Ops.attention(
-            query: Ops.slice(tokens, axis: 2, range: 0..<channels),
-            key: Ops.slice(tokens, axis: 2, range: channels..<(2 * channels)),
-            value: Ops.slice(tokens, axis: 2, range: (2 * channels)..<(3 * channels)), heads: 1)
-        let channelFirst = Ops.permute(attended, [2, 0, 1]).reshaped(x.shape)  // [C, T, H, W]
-        return Ops.add(projection(channelFirst), x)
+        // Scores and values: 2 x 2 x T x HW x HW x C operations.
+        let work = 4 * Double(time) * Double(pixels) * Double(pixels) * Double(channels)
+        let channelFirst = OpProfile.measure("mid-block attention (permutes, scores, softmax, values)", flops: work) {
+            let tokens = Ops.permute(qkv.reshaped([3 * channels, time, pixels]), [1, 2, 0])  // [T, HW, 3C]
+            let attended = Ops.attention(
+                query: Ops.slice(tokens, axis: 2, range: 0..<channels),
+                key: Ops.slice(tokens, axis: 2, range: channels..<(2 * channels)),
+                value: Ops.slice(tokens, axis: 2, range: (2 * channels)..<(3 * channels)), heads: 1)
+            return Ops.permute(attended, [2, 0, 1]).reshaped(x.shape)  // [C, T, H, W]
+        }
+        return VAEKernels.residualAdd(projection(channelFirst), x)
     }
 }

@@ -5,7 +5,8 @@
 /// The weights are kept tap-major ([taps, C_out, C_in]) so that each kernel tap is one `cblas_sgemm`:
 /// out[:, t, :, :] += W_tap x input shifted by the tap. With spatial stride 1 the shifted input is a strided view of
 /// the padded features (computed on the padded width, the extra columns dropped afterwards), so no im2col buffer
-/// is made; with spatial stride 2 each tap's input is gathered into a [C_in, H_out * W_out] buffer.
+/// is made; with spatial stride 2 each tap's input is gathered into a [C_in, columns] buffer. The output is cut
+/// into tiles of columns (see `VAEConvolution+Tiles.swift`) that run in parallel, each through every tap in order.
 struct VAEConvolution: Sendable {
     /// Input channels.
     let inChannels: Int
@@ -77,109 +78,46 @@ struct VAEConvolution: Sendable {
             inT: inT, inH: inH, inW: inW,
             outT: outputExtent(inT, axis: 0), outH: outputExtent(inH, axis: 1), outW: outputExtent(inW, axis: 2))
         precondition(g.outT > 0 && g.outH > 0 && g.outW > 0, "conv kernel \(kernel) larger than input \(input.shape)")
-        var output = Tensor(zeros: [outChannels, g.outT, g.outH, g.outW])
-        output.withUnsafeMutableBufferPointer { out in
+        return OpProfile.measure(profileLabel, flops: flops(g)) { convolve(input, g) }
+    }
+
+    /// The profile's name for this kind of convolution (`OpProfile`).
+    var profileLabel: String {
+        let strides = stride == [1, 1, 1] ? "" : " stride \(stride[0])x\(stride[1])x\(stride[2])"
+        return "conv \(kernel[0])x\(kernel[1])x\(kernel[2])\(strides)"
+    }
+
+    /// Multiplies and adds of one call (the useful ones: output elements x taps x input channels x 2).
+    func flops(_ g: Geometry) -> Double {
+        2 * Double(outChannels) * Double(inChannels) * Double(kernel.reduce(1, *)) * Double(g.channelOut)
+    }
+
+    /// The convolution proper, for geometry `g`: the output is cut into work items by `VAEConvolutionTiling` (from
+    /// the shapes only) and the items run in parallel, each writing its own output columns through all the taps.
+    private func convolve(_ input: Tensor, _ g: Geometry) -> Tensor {
+        Tensor(shape: [outChannels, g.outT, g.outH, g.outW]) { out in
             let outBase = out.baseAddress!
-            for o in 0..<outChannels { (outBase + o * g.channelOut).update(repeating: bias[o], count: g.channelOut) }
             input.withUnsafeBufferPointer { inputBuffer in
                 tapWeights.withUnsafeBufferPointer { weights in
-                    let (inBase, weightBase) = (inputBuffer.baseAddress!, weights.baseAddress!)
-                    if kernel == [1, 1, 1] && stride == [1, 1, 1] {
-                        Ops.sgemm(
-                            transposeA: false, transposeB: false, m: outChannels, n: g.channelIn, k: inChannels,
-                            a: weightBase, lda: inChannels, b: inBase, ldb: g.channelIn, beta: 1, c: outBase,
-                            ldc: g.channelOut)
-                    } else if stride[1] == 1 && stride[2] == 1 {
-                        var scratch = [Float](repeating: 0, count: kernel[2] == 1 ? 0 : outChannels * g.outH * g.inW)
-                        for frame in 0..<g.outT { shifted(frame: frame, g, inBase, weightBase, outBase, &scratch) }
-                    } else {
-                        strided(g, inBase, weightBase, outBase)
+                    bias.withUnsafeBufferPointer { biasBuffer in
+                        let pointers = VAEConvolutionPointers(
+                            input: inputBuffer.baseAddress!, weights: weights.baseAddress!,
+                            bias: biasBuffer.baseAddress!, output: outBase)
+                        if kernel == [1, 1, 1] && stride == [1, 1, 1] {
+                            pointwise(g, pointers)
+                        } else if stride[1] == 1 && stride[2] == 1 {
+                            shifted(g, pointers)
+                        } else {
+                            strided(g, pointers)
+                        }
                     }
                 }
             }
         }
-        return output
     }
 
     /// The weights of one kernel tap, [C_out, C_in].
-    private func tapWeight(_ weights: UnsafePointer<Float>, _ dt: Int, _ dh: Int, _ dw: Int) -> UnsafePointer<Float> {
+    func tapWeight(_ weights: UnsafePointer<Float>, _ dt: Int, _ dh: Int, _ dw: Int) -> UnsafePointer<Float> {
         weights + ((dt * kernel[1] + dh) * kernel[2] + dw) * outChannels * inChannels
-    }
-
-    /// Spatial stride 1: shifted views of the padded input, rows computed over the full padded width (with kw > 1 in
-    /// a scratch buffer whose extra columns are dropped afterwards), in column tiles that stay in cache across taps.
-    private func shifted(
-        frame: Int, _ g: Geometry, _ inBase: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ outBase: UnsafeMutablePointer<Float>, _ scratch: inout [Float]
-    ) {
-        let (kt, kh, kw, outs, ins) = (kernel[0], kernel[1], kernel[2], outChannels, inChannels)
-        let direct = kw == 1
-        let rowLength = (g.outH - 1) * g.inW + g.outW
-        let tile = VAEConvolution.tileColumns(outputChannels: outs)
-        scratch.withUnsafeMutableBufferPointer { temp in
-            let target = direct ? outBase + frame * g.planeOut : temp.baseAddress!
-            let ldc = direct ? g.channelOut : g.outH * g.inW
-            if !direct {
-                for o in 0..<outs { (target + o * ldc).update(repeating: bias[o], count: ldc) }
-            }
-            var column = 0
-            while column < rowLength {
-                let width = min(tile, rowLength - column)
-                for dt in 0..<kt {
-                    for dh in 0..<kh {
-                        for dw in 0..<kw {
-                            let source = inBase + (frame * stride[0] + dt) * g.planeIn + dh * g.inW + dw
-                            Ops.sgemm(
-                                transposeA: false, transposeB: false, m: outs, n: width, k: ins,
-                                a: tapWeight(weights, dt, dh, dw), lda: ins, b: source + column,
-                                ldb: g.channelIn, beta: 1, c: target + column, ldc: ldc)
-                        }
-                    }
-                }
-                column += width
-            }
-            if !direct {
-                let tempBase = temp.baseAddress!
-                Compute.parallelFor(outs) { o in
-                    for row in 0..<g.outH {
-                        (outBase + o * g.channelOut + frame * g.planeOut + row * g.outW).update(
-                            from: tempBase + o * g.outH * g.inW + row * g.inW, count: g.outW)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Spatially strided: each tap's input gathered into a [C_in, H' * W'] buffer, then one product per tap.
-    private func strided(
-        _ g: Geometry, _ inBase: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-        _ outBase: UnsafeMutablePointer<Float>
-    ) {
-        let (kt, kh, kw, sh, sw) = (kernel[0], kernel[1], kernel[2], stride[1], stride[2])
-        var gathered = [Float](repeating: 0, count: inChannels * g.planeOut)
-        for frame in 0..<g.outT {
-            for dt in 0..<kt {
-                for dh in 0..<kh {
-                    for dw in 0..<kw {
-                        gathered.withUnsafeMutableBufferPointer { buffer in
-                            let gatherBase = buffer.baseAddress!
-                            let frameBase = inBase + (frame * stride[0] + dt) * g.planeIn
-                            Compute.parallelFor(inChannels) { channel in
-                                let from = frameBase + channel * g.channelIn
-                                let to = gatherBase + channel * g.planeOut
-                                for row in 0..<g.outH {
-                                    let line = from + (row * sh + dh) * g.inW + dw
-                                    for column in 0..<g.outW { to[row * g.outW + column] = line[column * sw] }
-                                }
-                            }
-                            Ops.sgemm(
-                                transposeA: false, transposeB: false, m: outChannels, n: g.planeOut, k: inChannels,
-                                a: tapWeight(weights, dt, dh, dw), lda: inChannels, b: gatherBase, ldb: g.planeOut,
-                                beta: 1, c: outBase + frame * g.planeOut, ldc: g.channelOut)
-                        }
-                    }
-                }
-            }
-        }
     }
 }

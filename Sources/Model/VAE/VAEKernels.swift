@@ -6,6 +6,10 @@ import Foundation
 enum VAEKernels {
     /// Frames `range` of `x` [C, T, H, W] (torch `x[:, range]`).
     static func frames(_ x: Tensor, _ range: Range<Int>) -> Tensor {
+        OpProfile.measure("cache copies (frames, concatenation)") { framesUnmeasured(x, range) }
+    }
+
+    private static func framesUnmeasured(_ x: Tensor, _ range: Range<Int>) -> Tensor {
         precondition(
             x.rank == 4 && range.lowerBound >= 0 && range.upperBound <= x.shape[1], "frames \(range) of \(x.shape)")
         if range == 0..<x.shape[1] { return x }
@@ -13,9 +17,9 @@ enum VAEKernels {
         let span = range.count * plane
         return Tensor(shape: [channels, range.count, x.shape[2], x.shape[3]]) { out in
             x.withUnsafeBufferPointer { source in
-                for channel in 0..<channels {
-                    (out.baseAddress! + channel * span).update(
-                        from: source.baseAddress! + (channel * time + range.lowerBound) * plane, count: span)
+                let (from, to) = (source.baseAddress!, out.baseAddress!)
+                Compute.parallelFor(channels) { channel in
+                    (to + channel * span).update(from: from + (channel * time + range.lowerBound) * plane, count: span)
                 }
             }
         }
@@ -23,6 +27,10 @@ enum VAEKernels {
 
     /// `a` and `b` [C, T, H, W] joined along time (torch.cat(dim=2) of the batched form).
     static func concatenateFrames(_ a: Tensor, _ b: Tensor) -> Tensor {
+        OpProfile.measure("cache copies (frames, concatenation)") { concatenateFramesUnmeasured(a, b) }
+    }
+
+    private static func concatenateFramesUnmeasured(_ a: Tensor, _ b: Tensor) -> Tensor {
         precondition(a.rank == 4 && b.rank == 4 && a.shape[0] == b.shape[0] && a.shape[2...] == b.shape[2...],
             "concatenateFrames \(a.shape) \(b.shape)")
         let plane = a.shape[2] * a.shape[3]
@@ -30,10 +38,11 @@ enum VAEKernels {
         return Tensor(shape: [a.shape[0], a.shape[1] + b.shape[1], a.shape[2], a.shape[3]]) { out in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    for channel in 0..<a.shape[0] {
-                        let target = out.baseAddress! + channel * (spanA + spanB)
-                        target.update(from: pa.baseAddress! + channel * spanA, count: spanA)
-                        (target + spanA).update(from: pb.baseAddress! + channel * spanB, count: spanB)
+                    let (first, second, to) = (pa.baseAddress!, pb.baseAddress!, out.baseAddress!)
+                    Compute.parallelFor(a.shape[0]) { channel in
+                        let target = to + channel * (spanA + spanB)
+                        target.update(from: first + channel * spanA, count: spanA)
+                        (target + spanA).update(from: second + channel * spanB, count: spanB)
                     }
                 }
             }
@@ -48,6 +57,15 @@ enum VAEKernels {
         _ sources: [Tensor], zeroFrames: Int = 0, upsample: Int = 1, top: Int = 0, bottom: Int = 0, left: Int = 0,
         right: Int = 0
     ) -> Tensor {
+        OpProfile.measure(upsample == 2 ? "nearest 2x upsample + zero pad" : "zero pad (+ cached frames)") {
+            paddedUnmeasured(
+                sources, zeroFrames: zeroFrames, upsample: upsample, top: top, bottom: bottom, left: left, right: right)
+        }
+    }
+
+    private static func paddedUnmeasured(
+        _ sources: [Tensor], zeroFrames: Int, upsample: Int, top: Int, bottom: Int, left: Int, right: Int
+    ) -> Tensor {
         precondition(!sources.isEmpty && (upsample == 1 || upsample == 2))
         let channels = sources[0].shape[0], height = sources[0].shape[2], width = sources[0].shape[3]
         precondition(
@@ -59,47 +77,62 @@ enum VAEKernels {
         let paddedHeight = height * upsample + top + bottom
         let paddedWidth = width * upsample + left + right
         let paddedPlane = paddedHeight * paddedWidth
-        var result = Tensor(zeros: [channels, frameCount, paddedHeight, paddedWidth])
-        result.withUnsafeMutableBufferPointer { out in
+        let sourceFrames = sources.map { $0.shape[1] }
+        return Tensor(shape: [channels, frameCount, paddedHeight, paddedWidth]) { out in
             let base = out.baseAddress!
-            var frameOffset = zeroFrames
-            for source in sources {
-                let time = source.shape[1]
-                let startFrame = frameOffset
-                source.withUnsafeBufferPointer { input in
-                    let inputBase = input.baseAddress!
-                    Compute.parallelFor(channels * time) { item in
-                        let (channel, frame) = (item / time, item % time)
-                        let from = inputBase + (channel * time + frame) * height * width
-                        let to =
-                            base + (channel * frameCount + startFrame + frame) * paddedPlane + top * paddedWidth + left
-                        if upsample == 1 {
-                            for row in 0..<height {
-                                (to + row * paddedWidth).update(from: from + row * width, count: width)
+            // One item per output frame plane: zero frames are filled, the others get their zero border and their
+            // (upsampled) source frame.
+            Compute.parallelFor(channels * frameCount) { item in
+                let (channel, frame) = (item / frameCount, item % frameCount)
+                let plane = base + item * paddedPlane
+                var local = frame - zeroFrames
+                var sourceIndex = 0
+                while sourceIndex < sources.count && local >= sourceFrames[sourceIndex] {
+                    local -= sourceFrames[sourceIndex]
+                    sourceIndex += 1
+                }
+                guard local >= 0, sourceIndex < sources.count else {
+                    plane.update(repeating: 0, count: paddedPlane)
+                    return
+                }
+                let innerWidth = width * upsample
+                plane.update(repeating: 0, count: top * paddedWidth)
+                (plane + (top + height * upsample) * paddedWidth).update(repeating: 0, count: bottom * paddedWidth)
+                for row in top..<(top + height * upsample) {
+                    (plane + row * paddedWidth).update(repeating: 0, count: left)
+                    (plane + row * paddedWidth + left + innerWidth).update(repeating: 0, count: right)
+                }
+                sources[sourceIndex].withUnsafeBufferPointer { input in
+                    let from = input.baseAddress! + (channel * sourceFrames[sourceIndex] + local) * height * width
+                    let to = plane + top * paddedWidth + left
+                    if upsample == 1 {
+                        for row in 0..<height {
+                            (to + row * paddedWidth).update(from: from + row * width, count: width)
+                        }
+                    } else {
+                        for row in 0..<height {
+                            let target = to + 2 * row * paddedWidth
+                            let line = from + row * width
+                            for column in 0..<width {
+                                target[2 * column] = line[column]
+                                target[2 * column + 1] = line[column]
                             }
-                        } else {
-                            for row in 0..<height {
-                                let target = to + 2 * row * paddedWidth
-                                let line = from + row * width
-                                for column in 0..<width {
-                                    target[2 * column] = line[column]
-                                    target[2 * column + 1] = line[column]
-                                }
-                                (target + paddedWidth).update(from: target, count: 2 * width)
-                            }
+                            (target + paddedWidth).update(from: target, count: 2 * width)
                         }
                     }
                 }
-                frameOffset += time
             }
         }
-        return result
     }
 
     /// WanRMS_norm over the channel axis (F.normalize(x, dim=1) * sqrt(C) * gamma), optionally followed by SiLU.
     ///
     /// `x` is [C, ...]; every position is normalised over its C channels: x / max(||x||, 1e-12).
     static func rmsNorm(_ x: Tensor, gamma: [Float], silu: Bool) -> Tensor {
+        OpProfile.measure(silu ? "rms norm + SiLU" : "rms norm") { rmsNormUnmeasured(x, gamma: gamma, silu: silu) }
+    }
+
+    private static func rmsNormUnmeasured(_ x: Tensor, gamma: [Float], silu: Bool) -> Tensor {
         let channels = x.shape[0]
         precondition(gamma.count == channels, "rmsNorm: gamma \(gamma.count) for \(x.shape)")
         let positions = x.count / max(channels, 1)
@@ -139,6 +172,23 @@ enum VAEKernels {
 
     /// `x` with every element clamped to [-1, 1] (torch.clamp(min=-1, max=1)).
     static func clampUnit(_ x: Tensor) -> Tensor {
-        Tensor(shape: x.shape, scalars: x.scalars.map { min(max($0, -1), 1) })
+        OpProfile.measure("clamp") {
+            Tensor(shape: x.shape) { out in
+                x.withUnsafeBufferPointer { input in
+                    let (from, to, count) = (input.baseAddress!, out.baseAddress!, x.count)
+                    let blockSize = 1 << 16
+                    Compute.parallelFor((count + blockSize - 1) / blockSize) { block in
+                        for index in (block * blockSize)..<min(count, (block + 1) * blockSize) {
+                            to[index] = min(max(from[index], -1), 1)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// a + b (same shapes), measured as the residual connections (`Ops.add`).
+    static func residualAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
+        OpProfile.measure("residual add") { Ops.add(a, b) }
     }
 }

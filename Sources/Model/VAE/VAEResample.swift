@@ -89,14 +89,16 @@ struct VAEResample: Sendable {
         cache[slot] = .frames(keep)
         // [2, C, T] -> [C, T, 2]: frame 2t is the first half's channel c at t, frame 2t + 1 the second half's.
         let plane = x.shape[2] * x.shape[3]
-        return Tensor(shape: [channels, 2 * time, x.shape[2], x.shape[3]]) { out in
-            doubled.withUnsafeBufferPointer { source in
-                let (from, to) = (source.baseAddress!, out.baseAddress!)
-                Compute.parallelFor(channels) { channel in
-                    for frame in 0..<time {
-                        for half in 0..<2 {
-                            (to + (channel * 2 * time + 2 * frame + half) * plane).update(
-                                from: from + ((half * channels + channel) * time + frame) * plane, count: plane)
+        return OpProfile.measure("time upsample interleave") {
+            Tensor(shape: [channels, 2 * time, x.shape[2], x.shape[3]]) { out in
+                doubled.withUnsafeBufferPointer { source in
+                    let (from, to) = (source.baseAddress!, out.baseAddress!)
+                    Compute.parallelFor(channels) { channel in
+                        for frame in 0..<time {
+                            for half in 0..<2 {
+                                (to + (channel * 2 * time + 2 * frame + half) * plane).update(
+                                    from: from + ((half * channels + channel) * time + frame) * plane, count: plane)
+                            }
                         }
                     }
                 }

@@ -31,6 +31,6 @@ struct VAEResidualBlock: Sendable {
         let identity = shortcut.map { $0(x) } ?? x
         var h = conv1(norm1(x, silu: true), cache: &cache)
         h = conv2(norm2(h, silu: true), cache: &cache)  // dropout is the identity at inference
-        return Ops.add(h, identity)
+        return VAEKernels.residualAdd(h, identity)
     }
 }
