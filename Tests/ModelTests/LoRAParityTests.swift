@@ -6,41 +6,20 @@ import Testing
 @testable import Model
 
 @Suite struct LoRAParityTests {
+    /// A case: the pipeline fixture's fields (`PipelineParityTests.Case`) plus the LoRAs diffusers loaded.
     struct Case: Decodable {
         struct LoRA: Decodable {
             let file: String
             let scale: Double
         }
-        let name: String
-        let prompt: String
-        let negative: String
-        let width: Int
-        let height: Int
-        let frames: Int
-        let steps: Int
-        let guidance: Double
-        let scheduler: String
-        let shift: Double?
-        let seed: UInt64
-        let maxSequenceLength: Int
         let loras: [LoRA]
 
-        enum CodingKeys: String, CodingKey {
-            case name, prompt, negative, width, height, frames, steps, guidance, scheduler, shift, seed, loras
-            case maxSequenceLength = "max_sequence_length"
-        }
-
-        /// The job these settings describe, its LoRAs read from the fixture folder.
-        var spec: VideoJobSpec {
-            var spec = VideoJobSpec(prompt: prompt, width: width, height: height, frames: frames)
-            spec.negativePrompt = negative
-            spec.steps = steps
-            spec.guidanceScale = guidance
-            spec.scheduler = SchedulerKind(rawValue: scheduler)
-            spec.shift = shift
-            spec.seed = seed
-            spec.maxSequenceLength = maxSequenceLength
-            spec.loras = loras.map { LoRAReference(path: Fixtures.path("lora/\($0.file)"), scale: $0.scale) }
+        /// The job: the pipeline case's settings with these LoRAs read from the fixture folder.
+        static func spec(from data: Data) throws -> VideoJobSpec {
+            var spec = try JSONDecoder().decode(PipelineParityTests.Case.self, from: data).spec
+            spec.loras = try JSONDecoder().decode(Case.self, from: data).loras.map {
+                LoRAReference(path: Fixtures.path("lora/\($0.file)"), scale: $0.scale)
+            }
             return spec
         }
     }
@@ -59,12 +38,12 @@ import Testing
     @Test(arguments: cases)
     func videoAndLatentsMatchDiffusers(name: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("lora/\(name).json")))
-        let setting = try JSONDecoder().decode(Case.self, from: data)
+        let spec = try Case.spec(from: data)
         let reference = try SafeTensorsFile(path: Fixtures.path("lora/\(name).safetensors"))
         let initial = try reference.tensor(named: "initial_latents").float32()
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("lora-\(name)-\(getpid()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        try PipelineParityTests.pipeline.get().generate(setting.spec, initialLatents: initial, into: SafeTensorsVideoSink(path: output))
+        try PipelineParityTests.pipeline.get().generate(spec, initialLatents: initial, into: SafeTensorsVideoSink(path: output))
         let ours = try SafeTensorsFile(path: output)
         for key in ["video", "latents"] {
             let actual = try ours.tensor(named: key).float32()
@@ -78,7 +57,7 @@ import Testing
     /// The same job without its LoRAs is far from the reference: the LoRAs were applied, not ignored.
     @Test func withoutTheLoRAsTheLatentsDiffer() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("lora/peft_fewstep.json")))
-        var spec = try JSONDecoder().decode(Case.self, from: data).spec
+        var spec = try Case.spec(from: data)
         spec.loras = nil
         let reference = try SafeTensorsFile(path: Fixtures.path("lora/peft_fewstep.safetensors"))
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("lora-none-\(getpid()).safetensors").path

@@ -26,9 +26,7 @@ extension JobRequest {
     }
 
     private func checkLoRAs() throws(JobRequestError) {
-        var probe = VideoJobSpec(prompt: "", width: 16, height: 16, frames: 1)
-        probe.loras = loras
-        do { try probe.validateLoRAs() } catch {
+        do { try VideoJobSpec.validate(loras: loras ?? []) } catch {
             throw JobRequestError(field: Field.loras.label, "\(error)")
         }
     }

@@ -173,7 +173,11 @@ public struct VideoJobSpec: Codable, Sendable, Equatable {
     /// strengths in range, a loop that really wraps.
     /// At most `maxLoRAs` LoRAs, each with a path and a finite scale within +-`maxLoRAScale`.
     public func validateLoRAs() throws(JobSpecError) {
-        let loras = self.loras ?? []
+        try Self.validate(loras: loras ?? [])
+    }
+
+    /// The checks of `validateLoRAs` on a list of LoRAs (a job request's, before it is resolved).
+    public static func validate(loras: [LoRAReference]) throws(JobSpecError) {
         guard loras.count <= Limits.maxLoRAs else {
             throw JobSpecError(field: "loras", message: "has \(loras.count) LoRAs; the limit is \(Limits.maxLoRAs)")
         }

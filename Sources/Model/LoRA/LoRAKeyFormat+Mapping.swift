@@ -66,23 +66,18 @@ extension LoRAKeyFormat {
         if name.hasPrefix("time_projection") && !hasTimeProjectionWeight {
             return .ignored(reason: "a time_projection key in a file without time_projection weights, which diffusers drops")
         }
+        // Only the head's whole-weight delta is used (as a down factor with an identity up).
+        if role == .weightDelta && original != "head.head" {
+            return .ignored(reason: "a whole-weight delta, which diffusers ignores")
+        }
         if original.hasPrefix("blocks.") {
             let parts = original.split(separator: ".", maxSplits: 2).map(String.init)
             guard parts.count == 3, let block = Int(parts[1]), block >= 0, String(block) == parts[1],
                 let module = wanBlockModules[parts[2]]
-            else {
-                return role == .weightDelta ? .ignored(reason: "a whole-weight delta, which diffusers ignores") : nil
-            }
-            if role == .weightDelta { return .ignored(reason: "a whole-weight delta, which diffusers ignores") }
+            else { return nil }
             return .mapped(module: "blocks.\(block).\(module)", role: role)
         }
-        guard let module = wanOtherModules[original] else {
-            return role == .weightDelta ? .ignored(reason: "a whole-weight delta, which diffusers ignores") : nil
-        }
-        if role == .weightDelta && original != "head.head" {
-            return .ignored(reason: "a whole-weight delta, which diffusers ignores")
-        }
-        return .mapped(module: module, role: role)
+        return wanOtherModules[original].map { .mapped(module: $0, role: role) }
     }
 
     // MARK: - musubi / kohya

@@ -60,7 +60,6 @@ struct LoRAMetadataScales {
 
     /// PEFT's scaling of `module`, whose factors have rank `rank`; refuses metadata whose rank disagrees.
     func scale(module: String, rank: Int, file: String) throws -> Float {
-        guard alpha != nil || rankPattern.isEmpty == false || self.rank != nil else { return 1 }
         if let declared = lookup(rankPattern, module: module, fallback: self.rank), declared != rank {
             throw LoRAError(file: file, key: module, "the metadata gives rank \(declared), the factors have rank \(rank)")
         }
